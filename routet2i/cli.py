@@ -1,0 +1,66 @@
+"""The ``routet2i`` command.
+
+Each subcommand lives in the package it belongs to, in a module that exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Those modules import nothing heavy at module
+level, so ``routet2i --help`` and ``routet2i X --help`` are instant; the work's own imports happen
+inside ``run``. An expected failure (:class:`~routet2i.errors.Routet2iError`) prints its message
+and exits with status 2; anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from routet2i import __version__
+from routet2i.errors import Routet2iError
+
+#: subcommand → module implementing it (see the module docstring for the protocol).
+COMMANDS: dict[str, str] = {
+    "import-ratings": "routet2i.ratings.command",
+    "score": "routet2i.quality.command",
+}
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="routet2i",
+        description="Route text-to-image requests between a light edge model and a large cloud model.",
+    )
+    parser.add_argument("--version", action="version", version=f"routet2i {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _load(name)
+        p = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._module.run(args) or 0)
+    except Routet2iError as exc:
+        print(f"routet2i {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"routet2i {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Shared fixtures. Tests run offline on the CPU: the hub is never contacted."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+
+from routet2i.config import data_dir
+
+
+@pytest.fixture(scope="session")
+def clip_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real CLIP BPE tokenizer (ids equal OpenAI CLIP's), saved with ``save_pretrained``."""
+    from tests.tiny.clip_tokenizer import save_clip_tokenizer
+
+    return save_clip_tokenizer(tmp_path_factory.mktemp("clip-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real rated data (``../shared/data`` or ``$ROUTET2I_DATA_DIR``); skips where missing."""
+    d = data_dir()
+    if not (d / "README.md").is_file():
+        pytest.skip(f"rated data not found at {d} (set ROUTET2I_DATA_DIR); this checkout lacks ../shared/data")
+    return d
