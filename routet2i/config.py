@@ -2,7 +2,7 @@
 
 Every settings class of the project derives from :class:`YamlSettings`. Values come, highest
 priority first, from environment variables (``ROUTET2I_<FIELD>``, nested fields joined with
-``__``, e.g. ``ROUTET2I_BUDGET__CLOUD_SHARE=0.3``), then the YAML file, then the class defaults.
+``__``, e.g. ``ROUTET2I_BUDGET__CLOUD_SHARE=0.3``; the value ``null`` means None), then the YAML file, then the class defaults.
 An invalid value fails at once with a :class:`~routet2i.errors.ConfigError` that names the field,
 the value and the file.
 """
@@ -39,7 +39,11 @@ class YamlSettings(BaseSettings):
     """Base of every top-level settings class. Load with :meth:`load`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ROUTET2I_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="ROUTET2I_",
+        env_nested_delimiter="__",
+        env_parse_none_str="null",  # ROUTET2I_BUDGET__CLOUD_SHARE=null clears an optional field
+        extra="forbid",
+        validate_default=True,
     )
 
     #: A subclass may name its default file inside :data:`CONFIG_DIR`.

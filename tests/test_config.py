@@ -63,3 +63,12 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("a: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         read_yaml(tmp_path / "broken.yaml")
+
+
+class Optional_(YamlSettings):
+    limit: float | None = 1.0
+
+
+def test_null_in_environment_clears_an_optional_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTET2I_LIMIT", "null")
+    assert Optional_.load().limit is None

@@ -1,0 +1,233 @@
+"""The predictor checkpoint folder (DESIGN §3): ``config.json`` + ``model.safetensors``.
+
+``config.json`` says how the checkpoint was made and everything needed to rebuild it:
+
+- ``format`` (``routet2i-predictor``), ``format_version``, ``code_version`` (routet2i's version);
+- ``architecture``: every field of :class:`~routet2i.predictor.architecture.PredictorConfig`;
+- ``encoder``: the encoder spec string (:mod:`routet2i.encoders.spec`);
+- ``metrics`` (names, in expert order) and ``metric_weights`` (summing to 1);
+- ``gamma`` and ``mu_gaps`` (pair → metric → |mu_e − mu_c| on that pair's training prompts);
+- ``training``: data id, ratings files with their sha1, pairs, seed, split sizes, optimiser
+  settings, epochs run; ``validation``: the figures printed at the end of training;
+- ``calibration``: null or the PRŜ quantiles and per-budget thresholds
+  (:class:`routet2i.routing.calibration.Calibration`).
+
+``model.safetensors`` holds the learned tensors only. Loading takes every architecture number from
+``config.json``; asking for a different encoder or metric set than the checkpoint has is a
+:class:`~routet2i.errors.CheckpointError`. This module imports torch only inside functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from routet2i import __version__
+from routet2i.encoders.spec import EncoderSpec
+from routet2i.errors import CheckpointError, ConfigError
+from routet2i.predictor.architecture import PredictorConfig
+
+if TYPE_CHECKING:
+    from routet2i.predictor.model import KeyTokenPredictor
+
+FORMAT = "routet2i-predictor"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def default_checkpoint_dir() -> Path:
+    """The packaged default checkpoint (``routet2i/data/router``)."""
+    return Path(__file__).resolve().parent.parent / "data" / "router"
+
+
+@dataclass
+class CheckpointMeta:
+    """The contents of ``config.json`` (see the module docstring)."""
+
+    architecture: PredictorConfig
+    encoder: str
+    metrics: list[str]
+    metric_weights: list[float]
+    gamma: float
+    mu_gaps: dict[str, dict[str, float | None]]
+    training: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
+    code_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "code_version": self.code_version,
+            "architecture": self.architecture.to_dict(),
+            "encoder": self.encoder,
+            "metrics": list(self.metrics),
+            "metric_weights": [float(w) for w in self.metric_weights],
+            "gamma": float(self.gamma),
+            "mu_gaps": self.mu_gaps,
+            "training": self.training,
+            "validation": self.validation,
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config.json") -> CheckpointMeta:
+        if data.get("format") != FORMAT:
+            raise CheckpointError(f"{source}: not a routet2i predictor checkpoint (format {data.get('format')!r})")
+        if int(data.get("format_version", -1)) > FORMAT_VERSION:
+            raise CheckpointError(
+                f"{source}: format_version {data.get('format_version')} is newer than this code reads "
+                f"({FORMAT_VERSION}); upgrade routet2i"
+            )
+        required = ("architecture", "encoder", "metrics", "metric_weights", "gamma", "mu_gaps")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise CheckpointError(f"{source}: missing {missing}")
+        if not isinstance(data["architecture"], dict):
+            raise CheckpointError(f"{source}: 'architecture' must be an object")
+        try:
+            arch = PredictorConfig.from_dict(data["architecture"])
+        except CheckpointError as exc:
+            raise CheckpointError(f"{source}: {exc}") from exc
+        metrics = [str(m) for m in data["metrics"]]
+        weights = [float(w) for w in data["metric_weights"]]
+        if not (len(metrics) == len(weights) == arch.n_metrics):
+            raise CheckpointError(
+                f"{source}: {len(metrics)} metrics, {len(weights)} weights, architecture has {arch.n_metrics} experts"
+            )
+        return cls(
+            architecture=arch,
+            encoder=str(data["encoder"]),
+            metrics=metrics,
+            metric_weights=weights,
+            gamma=float(data["gamma"]),
+            mu_gaps=data["mu_gaps"],
+            training=dict(data.get("training") or {}),
+            validation=dict(data.get("validation") or {}),
+            calibration=data.get("calibration"),
+            code_version=str(data.get("code_version", "")),
+        )
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model ready for inference (eval mode, on its device) and its metadata."""
+
+    model: KeyTokenPredictor
+    meta: CheckpointMeta
+    path: Path
+
+
+def save_checkpoint(path: str | Path, model: KeyTokenPredictor, meta: CheckpointMeta) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into the folder ``path`` (created)."""
+    from safetensors.torch import save_file
+
+    if model.config != meta.architecture:
+        raise CheckpointError("the model's architecture differs from the one in the metadata")
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = p / (WEIGHTS_FILE + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT, "code_version": __version__})
+    tmp.chmod(0o644)  # safetensors writes owner-only files; a checkpoint is meant to be shared
+    tmp.replace(p / WEIGHTS_FILE)
+    write_meta(p, meta)
+    return p
+
+
+def write_meta(path: str | Path, meta: CheckpointMeta) -> None:
+    """(Re)write ``config.json`` of the checkpoint folder ``path`` atomically."""
+    p = Path(path)
+    text = json.dumps(_json_safe(meta.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
+    tmp = p / (CONFIG_FILE + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(p / CONFIG_FILE)
+
+
+def read_meta(path: str | Path) -> CheckpointMeta:
+    """``config.json`` of the checkpoint folder ``path``."""
+    p = Path(path)
+    cfg = p / CONFIG_FILE
+    if not p.is_dir():
+        raise CheckpointError(f"no checkpoint folder at {p}")
+    if not cfg.is_file():
+        raise CheckpointError(f"{p} is not a checkpoint: {CONFIG_FILE} is missing")
+    try:
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{cfg}: not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{cfg}: the top level must be an object")
+    return CheckpointMeta.from_dict(data, source=str(cfg))
+
+
+def check_compatible(meta: CheckpointMeta, encoder: str | None, metrics: Sequence[str] | None, source: str) -> None:
+    """Raise :class:`CheckpointError` if ``encoder`` / ``metrics`` (when given) differ from ``meta``."""
+    if encoder is not None:
+        try:
+            wanted, have = str(EncoderSpec.parse(encoder)), str(EncoderSpec.parse(meta.encoder))
+        except ConfigError as exc:
+            raise CheckpointError(f"{source}: {exc}") from exc
+        if wanted != have:
+            raise CheckpointError(
+                f"{source} was trained on encoder {have!r}, not {wanted!r}; its predictor only works on the "
+                "token states of its own encoder (retrain, or drop the encoder override)"
+            )
+    if metrics is not None and list(metrics) != list(meta.metrics):
+        raise CheckpointError(f"{source} predicts metrics {meta.metrics}, not the requested {list(metrics)}")
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    encoder: str | None = None,
+    metrics: Sequence[str] | None = None,
+    device: str = "cpu",
+) -> LoadedCheckpoint:
+    """Rebuild the predictor from ``path`` (eval mode, on ``device``).
+
+    ``encoder`` / ``metrics``: what the caller expects; a mismatch is a :class:`CheckpointError`.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from routet2i.predictor.model import KeyTokenPredictor
+
+    p = Path(path)
+    meta = read_meta(p)
+    check_compatible(meta, encoder, metrics, str(p))
+    weights_file = p / WEIGHTS_FILE
+    if not weights_file.is_file():
+        raise CheckpointError(f"{p} is not a checkpoint: {WEIGHTS_FILE} is missing")
+    try:
+        state = load_file(str(weights_file), device="cpu")
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{weights_file}: not a readable safetensors file: {exc}") from exc
+    model = KeyTokenPredictor(meta.architecture, metric_weights=meta.metric_weights)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{weights_file} does not match the architecture in {CONFIG_FILE}: {exc}") from exc
+    model.eval().requires_grad_(False)
+    return LoadedCheckpoint(model=model.to(torch.device(device)), meta=meta, path=p)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN / inf floats → None and numpy scalars → Python numbers, recursively (config.json stays
+    strict JSON)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,94 @@
+"""Training settings: ``configs/training.yaml`` (+ ``ROUTET2I_`` environment overrides).
+
+Blocks: ``encoder`` (spec string), ``architecture`` (sizes and ablation switches except d and N,
+which come from the encoder and the data), ``optimisation``, ``targets`` (how D/PRS targets are
+made), ``split`` (the prompt-hash split) and ``calibration`` (budgets calibrated right after
+training on the calibration split).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from routet2i.config import StrictModel, YamlSettings
+from routet2i.encoders.spec import DEFAULT_ENCODER
+
+
+class ArchitectureSettings(StrictModel):
+    """Everything of :class:`~routet2i.predictor.architecture.PredictorConfig` but d and N."""
+
+    top_k: int = Field(default=8, ge=1)
+    selection_noise: float = Field(default=1.0, ge=0.0)
+    straight_through: bool = True
+    rank: int = Field(default=32, ge=1)
+    hidden: int = Field(default=64, ge=1)
+    head_hidden: int = Field(default=32, ge=0)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    affinity_softmax: Literal["tokens", "experts"] = "tokens"
+    normalise_tokens: bool = True
+    token_selection: bool = True
+    dual_gate: bool = True
+    per_metric_heads: bool = True
+
+
+class OptimisationSettings(StrictModel):
+    """Adam, mini-batches, early stopping on the validation loss."""
+
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    batch_size: int = Field(default=16, ge=1)
+    epochs: int = Field(default=40, ge=1)
+    #: stop after this many epochs without a better validation loss (0: never stop early).
+    patience: int = Field(default=8, ge=0)
+    #: which epoch to keep: lowest validation loss, highest validation Spearman of PRŜ, or last.
+    select: Literal["loss", "spearman", "last"] = "loss"
+    seed: int = 0
+
+
+class TargetSettings(StrictModel):
+    """How D / PRS targets are made from the ratings (see :mod:`routet2i.superiority`)."""
+
+    gamma: float = Field(default=1.0, gt=0)
+    normalise: Literal["none", "zscore", "minmax"] = "zscore"
+    #: metric name → weight in PRS (missing metrics weigh 0; empty: uniform).
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+class SplitSettings(StrictModel):
+    """Shares of prompts for validation and calibration; the rest trains. By sha1 of the prompt."""
+
+    validation: float = Field(default=0.15, gt=0, lt=1)
+    calibration: float = Field(default=0.15, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leaves_training(self) -> SplitSettings:
+        if self.validation + self.calibration >= 0.9:
+            raise ValueError("validation + calibration must leave at least 10 % of prompts for training")
+        return self
+
+
+class CalibrationSettings(StrictModel):
+    """Budgets whose thresholds ``train`` stores (from the calibration split)."""
+
+    budgets: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+
+
+class TrainingSettings(YamlSettings):
+    """``routet2i train`` settings (``configs/training.yaml``)."""
+
+    default_file: ClassVar[str | None] = "training.yaml"
+
+    encoder: str = DEFAULT_ENCODER
+    architecture: ArchitectureSettings = Field(default_factory=ArchitectureSettings)
+    optimisation: OptimisationSettings = Field(default_factory=OptimisationSettings)
+    targets: TargetSettings = Field(default_factory=TargetSettings)
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    #: prompts per encoder call while caching token states.
+    encode_batch_size: int = Field(default=64, ge=1)
+    #: folder for on-disk token-state caches (keyed by encoder + prompts hash); null: memory only.
+    cache_dir: str | None = None
+    #: torch device for encoding and training.
+    device: str = "cpu"

@@ -1,0 +1,73 @@
+"""Calibrate a checkpoint's routing threshold α for cloud-share budgets on reference prompts.
+
+For each budget ρ, α = min(0.5, the ρ-quantile of PRŜ on the prompts) (the midpoint between the
+two PRŜ values around the cut), so that routing to the cloud iff PRŜ < α sends a share ρ of these
+prompts to the cloud (within one prompt), or fewer where α hit 0.5: a prompt the edge is
+predicted to win never goes to the cloud. The thresholds, the PRŜ quantiles at 0, 0.01, …, 1
+(from which the gateway's budget controller can start for any budget) and the prompts' id (sha1
+of the file) replace the checkpoint's calibration block in config.json.
+
+Prompts: one a line, or JSON Lines with a ``prompt`` field. Use prompts like the live traffic.
+
+example:
+  routet2i calibrate --checkpoint runs/router --prompts prompts.txt --budget 0.2 --budget 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HELP = "calibrate the routing threshold α of a checkpoint for cloud-share budgets"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, metavar="DIR", help="checkpoint folder (updated in place)"
+    )
+    parser.add_argument("--prompts", required=True, type=Path, metavar="FILE", help="reference prompts (text or JSONL)")
+    parser.add_argument(
+        "--budget",
+        action="append",
+        type=float,
+        required=True,
+        metavar="SHARE",
+        help="cloud share in [0, 1] (repeatable)",
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="prompts per forward pass (default 64)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from routet2i.predictor.checkpoint import write_meta
+    from routet2i.routing.calibration import calibrate, check_budget, file_id
+    from routet2i.routing.prompt_file import read_prompts
+    from routet2i.routing.router import Router
+
+    budgets = [check_budget(b) for b in args.budget]
+    prompts = read_prompts(args.prompts)
+    router = Router(args.checkpoint, device=args.device, batch_size=args.batch_size, num_threads=args.threads)
+    t0 = time.perf_counter()
+    prs, _ = router.predict(prompts)
+    elapsed = time.perf_counter() - t0
+    print(f"scored {len(prompts)} prompts in {elapsed:.2f} s ({len(prompts) / elapsed:.1f} prompts/s)", file=sys.stderr)
+    cal = calibrate(prs, budgets, prompts_id=file_id(args.prompts), source=str(args.prompts))
+    meta = router.meta
+    meta.calibration = cal.to_dict()
+    write_meta(args.checkpoint, meta)
+    for key, alpha in cal.thresholds.items():
+        print(
+            json.dumps(
+                {
+                    "budget": float(key),
+                    "threshold": alpha,
+                    "cloud_share": cal.cloud_shares[key],
+                    "n_prompts": cal.n_prompts,
+                }
+            )
+        )
+    return 0

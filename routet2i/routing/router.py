@@ -1,0 +1,154 @@
+"""The Router: prompts → D̂ per metric, PRŜ and a tier, from a checkpoint (what the gateway uses).
+
+A :class:`Router` loads the checkpoint and its encoder once. :meth:`Router.decide_batch` encodes a
+batch of prompts, predicts D̂ and PRŜ, and routes each prompt to the cloud iff PRŜ < α (the
+threshold passed in, typically from the budget controller; with none, 0.5: the cloud exactly when
+it is predicted to be better). :meth:`Router.threshold_for_budget` turns a cloud-share budget into
+α from the checkpoint's calibration.
+
+Thread safety: every public method may be called from any thread (typically one dedicated worker
+thread of the gateway); a lock serialises the forward passes. Inference runs under
+``torch.inference_mode``; nothing is trained.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from routet2i.encoders.base import TextEncoder
+from routet2i.errors import CheckpointError
+from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
+from routet2i.routing.calibration import MAX_THRESHOLD, Calibration
+
+Tier = Literal["edge", "cloud"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routing decision (the fields of ``routet2i route`` output, DESIGN §3)."""
+
+    #: PRŜ in (0, 1): > 0.5 the edge is predicted better.
+    prs: float
+    #: D̂ per metric name (empty for a single-PRS-head checkpoint).
+    metrics: dict[str, float]
+    tier: Tier
+    #: α used: cloud iff prs < threshold.
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prs": self.prs, "metrics": dict(self.metrics), "tier": self.tier, "threshold": self.threshold}
+
+
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """``path``, or the packaged default checkpoint; a missing one is a clear :class:`CheckpointError`."""
+    if path is not None:
+        return Path(path)
+    default = default_checkpoint_dir()
+    if not (default / "config.json").is_file():
+        raise CheckpointError(
+            f"no checkpoint given and no packaged default router at {default}; train one with "
+            "`routet2i train ... --out DIR` and pass --checkpoint DIR"
+        )
+    return default
+
+
+class Router:
+    """Routing decisions from a predictor checkpoint (see the module docstring).
+
+    ``checkpoint``: the folder (None: the packaged default). ``device``: torch device for encoder
+    and predictor. ``encoder``: an already loaded encoder to reuse (its spec must equal the
+    checkpoint's). ``batch_size``: prompts per forward pass. ``num_threads``: if given, set torch's
+    intra-op thread count (process-wide!) — 1 gives the lowest single-prompt latency on a busy
+    CPU host (docs/ROUTER.md has the figures).
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        *,
+        device: str = "cpu",
+        encoder: TextEncoder | None = None,
+        batch_size: int = 64,
+        num_threads: int | None = None,
+    ) -> None:
+        from routet2i.encoders.loading import load_encoder
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_threads is not None:
+            import torch
+
+            torch.set_num_threads(num_threads)
+        path = resolve_checkpoint(checkpoint)
+        loaded = load_checkpoint(path, encoder=encoder.spec if encoder is not None else None, device=device)
+        self.path = path
+        self.meta: CheckpointMeta = loaded.meta
+        self.model = loaded.model
+        self.encoder = encoder if encoder is not None else load_encoder(self.meta.encoder, device)
+        if self.encoder.dim != self.meta.architecture.d_model:
+            raise CheckpointError(
+                f"{path}: encoder {self.meta.encoder!r} gives width {self.encoder.dim}, the predictor "
+                f"expects {self.meta.architecture.d_model}"
+            )
+        self.device = device
+        self.batch_size = batch_size
+        self.calibration: Calibration | None = (
+            Calibration.from_dict(self.meta.calibration) if self.meta.calibration else None
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.meta.metrics)
+
+    @property
+    def encoder_spec(self) -> str:
+        return self.meta.encoder
+
+    def threshold_for_budget(self, budget: float) -> float:
+        """α for a cloud-share budget from the stored calibration (quantiles interpolated,
+        clamped to ≤ 0.5). Without a calibration: a :class:`CheckpointError`."""
+        if self.calibration is None:
+            raise CheckpointError(
+                f"{self.path} is not calibrated; run `routet2i calibrate --checkpoint {self.path} ...`"
+            )
+        return self.calibration.threshold_for_budget(budget)
+
+    def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint)."""
+        import torch
+
+        items = list(prompts)
+        if not items:
+            return np.zeros(0), None
+        prs: list[np.ndarray] = []
+        d_hat: list[np.ndarray] = []
+        with self._lock, torch.inference_mode():
+            for s in range(0, len(items), self.batch_size):
+                enc = self.encoder.encode(items[s : s + self.batch_size])
+                out = self.model(enc.states.to(self.device), enc.mask.to(self.device))
+                prs.append(out.prs.double().cpu().numpy())
+                if out.d_hat is not None:
+                    d_hat.append(out.d_hat.double().cpu().numpy())
+        return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
+
+    def decide_batch(self, prompts: Sequence[str], threshold: float | None = None) -> list[Decision]:
+        """One :class:`Decision` per prompt, cloud iff PRŜ < ``threshold`` (default 0.5)."""
+        alpha = MAX_THRESHOLD if threshold is None else float(threshold)
+        prs, d_hat = self.predict(prompts)
+        names = self.meta.metrics
+        out: list[Decision] = []
+        for i, p in enumerate(prs.tolist()):
+            metrics = {} if d_hat is None else {n: float(v) for n, v in zip(names, d_hat[i].tolist(), strict=True)}
+            out.append(Decision(prs=float(p), metrics=metrics, tier="cloud" if p < alpha else "edge", threshold=alpha))
+        return out
+
+    def decide(self, prompt: str, threshold: float | None = None) -> Decision:
+        """:meth:`decide_batch` for one prompt."""
+        return self.decide_batch([prompt], threshold)[0]

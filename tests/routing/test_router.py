@@ -1,0 +1,112 @@
+"""The Router the gateway uses: decisions from a real (tiny) checkpoint and encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routet2i.errors import CheckpointError
+from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta, write_meta
+from routet2i.predictor.pipeline import train_predictor
+from routet2i.predictor.settings import TrainingSettings
+from routet2i.ratings.pairs import PairSpec
+from routet2i.routing.router import Decision, Router, resolve_checkpoint
+from tests.predictor.keyword_data import keyword_prompts, keyword_ratings
+from tests.tiny.text_encoders import save_tiny_bert
+
+PROMPTS = [*keyword_prompts(12, seed=42), "", "a zebra " * 100]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_torch_thread() -> Iterator[None]:
+    """Tiny models: extra intra-op threads only add synchronisation (badly so on a busy machine)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    bert = save_tiny_bert(tmp_path_factory.mktemp("bert"))
+    settings = TrainingSettings.load(
+        None,
+        encoder=f"hf:{bert}",
+        optimisation={"epochs": 3, "lr": 1e-2, "batch_size": 16, "seed": 0},
+        calibration={"budgets": [0.2, 0.4]},
+    )
+    out = tmp_path_factory.mktemp("ck") / "router"
+    train_predictor(keyword_ratings(80), [PairSpec.parse("synthetic/edge-model:cloud-model")], settings, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def router(checkpoint: Path) -> Router:
+    return Router(checkpoint, batch_size=4)
+
+
+def test_decisions_follow_the_threshold(router: Router) -> None:
+    decisions = router.decide_batch(PROMPTS, threshold=0.45)
+    assert len(decisions) == len(PROMPTS)
+    for d in decisions:
+        assert isinstance(d, Decision)
+        assert 0.0 < d.prs < 1.0
+        assert list(d.metrics) == ["alignment", "quality"]
+        assert d.prs == pytest.approx(np.mean(list(d.metrics.values())))
+        assert d.tier == ("cloud" if d.prs < 0.45 else "edge")
+        assert d.threshold == 0.45
+    assert all(d.threshold == 0.5 for d in router.decide_batch(PROMPTS[:2]))  # no budget: cloud iff better
+    assert router.decide_batch([]) == []
+    assert set(router.decide(PROMPTS[0]).to_dict()) == {"prs", "metrics", "tier", "threshold"}
+
+
+def test_batch_equals_one_by_one_and_other_threads(router: Router) -> None:
+    batch = [d.prs for d in router.decide_batch(PROMPTS)]
+    alone = [router.decide(p).prs for p in PROMPTS]
+    np.testing.assert_allclose(batch, alone, atol=1e-5)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        from_worker = worker.submit(router.decide_batch, PROMPTS).result()
+    np.testing.assert_allclose([d.prs for d in from_worker], batch, atol=1e-6)
+
+
+def test_threshold_for_budget_from_calibration(router: Router, checkpoint: Path) -> None:
+    cal = read_meta(checkpoint).calibration
+    assert cal is not None
+    assert router.threshold_for_budget(0.2) == cal["thresholds"]["0.2"]
+    values = [router.threshold_for_budget(b) for b in (0.0, 0.1, 0.3, 0.6, 1.0)]
+    assert values == sorted(values) and max(values) <= 0.5 and values[-1] == 0.5
+
+
+def test_uncalibrated_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "uncal"
+    shutil.copytree(checkpoint, copy)
+    meta = read_meta(copy)
+    meta.calibration = None
+    write_meta(copy, meta)
+    r = Router(copy, encoder=Router(checkpoint).encoder)
+    with pytest.raises(CheckpointError, match="not calibrated"):
+        r.threshold_for_budget(0.3)
+
+
+def test_encoder_must_match_the_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
+    other = save_tiny_bert(tmp_path / "other-bert", seed=1)
+    from routet2i.encoders.loading import load_encoder
+
+    with pytest.raises(CheckpointError, match="trained on encoder"):
+        Router(checkpoint, encoder=load_encoder(f"hf:{other}"))
+
+
+def test_default_checkpoint_is_missing_with_a_clear_error() -> None:
+    if (default_checkpoint_dir() / "config.json").is_file():
+        assert resolve_checkpoint(None) == default_checkpoint_dir()
+        return
+    with pytest.raises(CheckpointError, match="no packaged default router"):
+        Router(None)
