@@ -1,0 +1,76 @@
+"""The gateway's FastAPI app factory.
+
+:func:`create_app` takes the router engine and the two tiers' workers ready-made (tests pass
+doubles; :mod:`routet2i.gateway.assembly` builds the product's from settings). The app's lifespan
+starts the router batcher and the periodic health checks, and closes the workers at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from routet2i import __version__
+from routet2i.gateway.errors import install_error_handlers
+from routet2i.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from routet2i.gateway.ports import DecisionEngine, ImageWorker
+from routet2i.gateway.routes import budget, decisions, generate, openai_images, ops
+from routet2i.gateway.routes.common import ROUTING_HEADERS
+from routet2i.gateway.security import KeyRing
+from routet2i.gateway.service import GatewayService
+from routet2i.gateway.settings import GatewaySettings
+from routet2i.routing.budget import Tier
+
+#: Extra context managers entered before the service starts (e.g. in-process workers' own
+#: lifespans for ``routet2i serve``), each built from the app.
+Companion = Callable[[FastAPI], AbstractAsyncContextManager[object]]
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    engine: DecisionEngine,
+    workers: Mapping[Tier, ImageWorker],
+    clock: Callable[[], float] = time.monotonic,
+    companions: tuple[Companion, ...] = (),
+) -> FastAPI:
+    """The gateway app for ``settings`` with this router ``engine`` and these ``workers``."""
+    service = GatewayService(settings, engine, workers, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for companion in companions:
+                await stack.enter_async_context(companion(app))
+            await service.start()
+            stack.push_async_callback(service.stop)
+            yield
+
+    app = FastAPI(
+        title="routet2i gateway",
+        version=__version__,
+        description="Routes text-to-image requests between a light edge model and a large cloud model.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.client_keys = KeyRing(settings.security.api_keys)
+    app.state.admin_keys = KeyRing([settings.security.admin_key] if settings.security.admin_key else [])
+    install_error_handlers(app)
+    for module in (generate, openai_images, decisions, budget, ops):
+        app.include_router(module.build_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    if settings.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.security.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Accept"],
+            expose_headers=list(ROUTING_HEADERS),
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=service.metrics)
+    return app

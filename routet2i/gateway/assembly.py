@@ -1,0 +1,45 @@
+"""Build the product's gateway from settings: the router checkpoint and HTTP worker clients."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from routet2i.gateway.app import create_app
+from routet2i.gateway.ports import DecisionEngine
+from routet2i.gateway.settings import GatewaySettings, TierOptions
+from routet2i.routing.budget import TIERS, Tier
+from routet2i.workers.client import WorkerClient
+
+
+def worker_client(options: TierOptions, *, probe_timeout: float, **kwargs: object) -> WorkerClient:
+    """A client of one tier's worker, with its key (if any) as ``Authorization: Bearer``."""
+    headers = {}
+    if options.api_key is not None:
+        headers["Authorization"] = f"Bearer {options.api_key.get_secret_value()}"
+    return WorkerClient(
+        options.url,
+        timeout=options.timeout_s,
+        probe_timeout=probe_timeout,
+        headers=headers,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def http_workers(settings: GatewaySettings) -> dict[Tier, WorkerClient]:
+    return {
+        tier: worker_client(settings.tiers.get(tier), probe_timeout=settings.health.timeout_s) for tier in TIERS
+    }
+
+
+def load_engine(settings: GatewaySettings) -> DecisionEngine:
+    """The router model named by ``router.checkpoint`` (or the packaged default), loaded once."""
+    from routet2i.gateway.engine import RouterEngine
+
+    return RouterEngine.load(
+        settings.router.checkpoint, device=settings.router.device, batch_size=settings.router.max_batch
+    )
+
+
+def build_app(settings: GatewaySettings) -> FastAPI:
+    """The gateway app as ``routet2i gateway`` runs it."""
+    return create_app(settings, engine=load_engine(settings), workers=http_workers(settings))

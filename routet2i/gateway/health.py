@@ -1,0 +1,132 @@
+"""Tier health: one circuit breaker per tier, fed by periodic checks and by request outcomes.
+
+A tier that fails, times out or answers 429 is taken out of rotation (see
+:mod:`routet2i.routing.breaker`): a refused connection or a 429 opens its circuit at once (for the
+worker's ``Retry-After`` or the cooldown), other failures after ``failure_threshold`` in a row.
+The periodic check (``GET /readyz`` on the worker) closes the circuit again when the worker is
+back, so a tier returns without waiting for a user request to risk it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from routet2i.gateway.ports import ImageWorker
+from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
+from routet2i.routing.budget import TIERS, Tier
+from routet2i.workers import errors as werr
+
+log = logging.getLogger("routet2i.gateway.health")
+
+#: Called when a tier changes state: (tier, up).
+TransitionObserver = Callable[[Tier, bool], None]
+
+
+class TierHealth:
+    """Breakers of both tiers plus the periodic checker."""
+
+    def __init__(
+        self,
+        workers: Mapping[Tier, ImageWorker],
+        policy: BreakerPolicy,
+        *,
+        interval_s: float = 5.0,
+        timeout_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        observer: TransitionObserver | None = None,
+    ) -> None:
+        self._workers = dict(workers)
+        self._breakers = {tier: CircuitBreaker(policy) for tier in TIERS}
+        self._interval = interval_s
+        self._timeout = timeout_s
+        self._clock = clock
+        self._observer = observer
+        self._task: asyncio.Task[None] | None = None
+        self._checked = {tier: False for tier in TIERS}
+
+    # ----------------------------------------------------------------------------- queries
+    def available(self, tier: Tier) -> bool:
+        return self._breakers[tier].available(self._clock())
+
+    def acquire(self, tier: Tier) -> bool:
+        """Claim a slot on ``tier`` for one request (False while its circuit is open)."""
+        return self._breakers[tier].acquire(self._clock())
+
+    def retry_after(self, tier: Tier) -> float:
+        return self._breakers[tier].retry_after(self._clock())
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self._clock()
+        return {tier: {**self._breakers[tier].snapshot(now), "checked": self._checked[tier]} for tier in TIERS}
+
+    # ----------------------------------------------------------------------------- outcomes
+    def record_success(self, tier: Tier) -> None:
+        was_up = self.available(tier)
+        self._breakers[tier].record_success(self._clock())
+        self._notify(tier, was_up)
+
+    def record_failure(self, tier: Tier, exc: BaseException, *, cooldown_s: float | None = None) -> None:
+        """Count a failure. A 429 opens the circuit for its ``Retry-After``; an unreachable
+        worker (503) at once for the cooldown; timeouts and errors count toward the threshold."""
+        was_up = self.available(tier)
+        breaker = self._breakers[tier]
+        open_for: float | None = None
+        if isinstance(exc, werr.WorkerOverloaded):
+            open_for = exc.retry_after or breaker.policy.cooldown_s
+        elif isinstance(exc, werr.WorkerUnavailable):
+            open_for = cooldown_s or breaker.policy.cooldown_s
+        message = f"{type(exc).__name__}: {exc}"[:300]
+        breaker.record_failure(self._clock(), message, open_for=open_for)
+        self._notify(tier, was_up)
+
+    def _notify(self, tier: Tier, was_up: bool) -> None:
+        up = self.available(tier)
+        if up != was_up:
+            log.warning("tier %s is %s", tier, "back" if up else "out of rotation")
+            if self._observer is not None:
+                self._observer(tier, up)
+
+    # ----------------------------------------------------------------------------- checks
+    async def check_once(self) -> None:
+        """Check every tier now, concurrently."""
+        await asyncio.gather(*(self._check(tier) for tier in TIERS))
+
+    async def _check(self, tier: Tier) -> None:
+        worker = self._workers[tier]
+        try:
+            ready = await asyncio.wait_for(worker.ready(), self._timeout)
+        except werr.WorkerError as exc:
+            self.record_failure(tier, exc)
+        except (asyncio.TimeoutError, OSError) as exc:
+            self.record_failure(tier, werr.WorkerTimeout(f"health check: no answer ({type(exc).__name__})"))
+        else:
+            if ready:
+                self.record_success(tier)
+            else:
+                self.record_failure(tier, werr.WorkerUnavailable("health check: the worker is not ready"))
+        finally:
+            self._checked[tier] = True
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="routet2i-tier-health")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except Exception:  # a bug in a check must not stop the checker
+                log.exception("health check failed")
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,70 @@
+"""Prometheus metrics of one gateway app (its own CollectorRegistry, so apps never collide).
+
+Names (all prefixed ``routet2i_gateway_``): ``requests_total{endpoint,tier,status}``,
+``router_latency_seconds`` (queue + encode + predict, per request), ``router_batch_size``,
+``router_batch_seconds``, ``prs`` (histogram of PRŜ), ``decisions_total{tier,reason}``,
+``fallbacks_total{from_tier,to_tier,cause}``, ``worker_latency_seconds{tier}``,
+``worker_errors_total{tier,type}``, ``tier_up{tier}``, and the budget gauges
+``cloud_share_realised``, ``cloud_share_target``, ``threshold``, ``budget_cloud_left``,
+``budget_money_spent``, ``budget_money_left``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from routet2i.routing.budget import TIERS, BudgetState
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_WORKER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+_PRS_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        p = "routet2i_gateway_"
+        r = self.registry
+        self.requests = Counter(p + "requests_total", "Requests answered", ["endpoint", "tier", "status"], registry=r)
+        self.router_latency = Histogram(
+            p + "router_latency_seconds", "Router time per request (queue+encode+predict)", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.router_batch_size = Histogram(
+            p + "router_batch_size", "Prompts per router batch", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.router_batch_seconds = Histogram(
+            p + "router_batch_seconds", "Model time per router batch", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.router_errors = Counter(p + "router_errors_total", "Router failures (request sent to the edge)", registry=r)
+        self.prs = Histogram(p + "prs", "Predicted Pareto relative superiority PRŜ", buckets=_PRS_BUCKETS, registry=r)
+        self.decisions = Counter(p + "decisions_total", "Routing decisions", ["tier", "reason"], registry=r)
+        self.fallbacks = Counter(
+            p + "fallbacks_total", "Requests served by the other tier", ["from_tier", "to_tier", "cause"], registry=r
+        )
+        self.worker_latency = Histogram(
+            p + "worker_latency_seconds", "Worker call time", ["tier"], buckets=_WORKER_BUCKETS, registry=r
+        )
+        self.worker_errors = Counter(p + "worker_errors_total", "Worker failures", ["tier", "type"], registry=r)
+        self.tier_up = Gauge(p + "tier_up", "1 while the tier takes traffic", ["tier"], registry=r)
+        self.cloud_share_realised = Gauge(p + "cloud_share_realised", "Cloud share over the window", registry=r)
+        self.cloud_share_target = Gauge(p + "cloud_share_target", "Cloud share the threshold aims at", registry=r)
+        self.threshold = Gauge(p + "threshold", "Current α (PRŜ < α → cloud)", registry=r)
+        self.budget_cloud_left = Gauge(p + "budget_cloud_left", "Cloud requests left in the window", registry=r)
+        self.budget_money_spent = Gauge(p + "budget_money_spent", "Spend over the money period", registry=r)
+        self.budget_money_left = Gauge(p + "budget_money_left", "Money left over the period", registry=r)
+        for tier in TIERS:
+            self.tier_up.labels(tier).set(1)
+
+    def set_budget(self, state: BudgetState) -> None:
+        self.cloud_share_realised.set(state.realised_cloud_share)
+        self.cloud_share_target.set(state.effective_share if state.effective_share is not None else 1.0)
+        self.threshold.set(state.threshold)
+        self.budget_cloud_left.set(state.cloud_left_in_window if state.cloud_left_in_window is not None else -1)
+        self.budget_money_spent.set(state.spent_in_period)
+        self.budget_money_left.set(state.money_left if state.money_left is not None else -1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

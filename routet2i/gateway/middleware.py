@@ -1,0 +1,143 @@
+"""Pure ASGI middleware (cheap on the hot path): request ids + access log, and the body limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from routet2i.gateway.errors import error_body
+from routet2i.gateway.logs import REQUEST_ID
+from routet2i.gateway.metrics import GatewayMetrics
+
+access_log = logging.getLogger("routet2i.gateway.access")
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+#: Paths counted under their own name in the request metrics (anything else is ``other``).
+ENDPOINTS = {
+    "/generate": "generate",
+    "/v1/images/generations": "images_generations",
+    "/v1/route": "route",
+    "/v1/budget": "budget",
+    "/v1/models": "models",
+    "/healthz": "healthz",
+    "/readyz": "readyz",
+    "/metrics": "metrics",
+}
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the client's ``X-Request-ID`` when it is sane, else a new one),
+    returns it in ``X-Request-ID``, counts it in ``requests_total{endpoint,tier,status}``, and
+    writes one access-log line with the routing fields the handler left in
+    ``request.state.log`` (the prompt only when configured)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                rid = candidate if _VALID_ID.match(candidate) else None
+                break
+        rid = rid or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["log"] = {}
+        token = REQUEST_ID.set(rid)
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            routing = state.get("log", {})
+            if self.metrics is not None:
+                endpoint = ENDPOINTS.get(scope.get("path", ""), "other")
+                self.metrics.requests.labels(endpoint, str(routing.get("tier", "none")), str(status)).inc()
+            fields: dict[str, Any] = {
+                "request_id": rid,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+                **routing,
+            }
+            access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+            REQUEST_ID.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with 413: at once from ``Content-Length``,
+    or while reading a body sent without one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length > self.max_bytes:
+                    await self._too_large(scope, send, length)
+                    return
+                break
+        seen = 0
+        limit = self.max_bytes
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _too_large(self, scope: Scope, send: Send, length: int) -> None:
+        rid = scope.get("state", {}).get("request_id")
+        body = error_body(
+            "payload_too_large",
+            f"the request body has {length} bytes; the limit is {self.max_bytes}",
+            field="body",
+            request_id=rid,
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

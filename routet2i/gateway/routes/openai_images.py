@@ -1,0 +1,94 @@
+"""``POST /v1/images/generations``: the OpenAI Images API, so the official ``openai`` client works
+unchanged (``client.images.generate(model="auto", prompt=..., size="512x512")``).
+
+``model``: ``auto`` (or left out) lets the router decide; ``edge`` / ``cloud`` or a tier's
+configured model name force that tier. Images come back as ``b64_json`` only (``url`` would need
+storage the gateway does not have: 400). The decision is in the ``routet2i`` field and in the
+``X-Routet2i-*`` headers. ``quality``, ``style``, ``user`` and other OpenAI-only fields are
+accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from routet2i.gateway.errors import BadRequest
+from routet2i.gateway.routes.common import ServiceDep, forced_tier, observe, require_client, routing_headers
+from routet2i.gateway.schemas import OpenAIImage, OpenAIImageRequest, OpenAIImagesResponse
+from routet2i.gateway.service import GatewayService
+from routet2i.gateway.validation import check_generation
+
+_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+
+
+def parse_size(size: str | None) -> tuple[int | None, int | None]:
+    """``"512x512"`` → (512, 512); None or ``auto`` → the gateway's default size."""
+    if size is None or size == "auto":
+        return None, None
+    m = _SIZE.match(size.strip().lower())
+    if not m:
+        raise BadRequest(f"size {size!r} must look like 512x512 (WIDTHxHEIGHT) or be 'auto'", field="size")
+    return int(m.group(1)), int(m.group(2))
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["openai"])
+
+    @router.post("/v1/images/generations", response_model=OpenAIImagesResponse, dependencies=[Depends(require_client)])
+    async def images_generations(
+        body: OpenAIImageRequest, request: Request, service: ServiceDep
+    ) -> Response:
+        if body.stream:
+            raise BadRequest("streaming image generation is not supported; set stream=false", field="stream")
+        if body.response_format not in (None, "b64_json"):
+            raise BadRequest(
+                f"response_format {body.response_format!r} is not supported: this gateway returns images "
+                "inline only; use response_format='b64_json'",
+                field="response_format",
+            )
+        if body.output_format not in (None, "png"):
+            raise BadRequest(f"output_format {body.output_format!r} is not supported; use 'png'", field="output_format")
+        forced = forced_tier(_route_for_model(body.model, service), service, field="model")
+        width, height = parse_size(body.size)
+        params = check_generation(
+            service.settings.limits,
+            prompt=body.prompt,
+            negative_prompt=body.negative_prompt,
+            width=width,
+            height=height,
+            steps=body.steps,
+            guidance_scale=body.guidance_scale,
+            seed=body.seed,
+            n=body.n or 1,
+            size_field="size",
+        )
+        if service.settings.logging.log_prompts:
+            request.state.log["prompt"] = params.prompt
+        outcome = await observe(request, service.generate(params, forced=forced))
+        result = OpenAIImagesResponse(
+            created=int(time.time()),
+            data=[OpenAIImage(b64_json=img.b64_png) for img in outcome.response.images],
+            size=f"{params.width}x{params.height}",
+            routet2i=outcome.routing,
+        )
+        return Response(result.model_dump_json(), media_type="application/json", headers=routing_headers(outcome.routing))
+
+    return router
+
+
+def _route_for_model(model: str | None, service: GatewayService) -> str:
+    if model in (None, "", "auto"):
+        return "auto"
+    if model in ("edge", "cloud"):
+        return model
+    tiers = service.settings.tiers
+    if model == tiers.edge.model:
+        return "edge"
+    if model == tiers.cloud.model:
+        return "cloud"
+    choices = ["auto", "edge", "cloud", tiers.edge.model, tiers.cloud.model]
+    raise BadRequest(f"model {model!r} is not served here; choose one of {choices}", field="model")

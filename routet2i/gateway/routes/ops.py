@@ -1,0 +1,50 @@
+"""Operations: ``GET /v1/models``, ``/healthz`` (alive), ``/readyz`` (router loaded and a tier up),
+``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from routet2i.gateway.metrics import CONTENT_TYPE
+from routet2i.gateway.routes.common import ServiceDep, require_client
+from routet2i.routing.budget import TIERS
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/v1/models", dependencies=[Depends(require_client)])
+    async def models(service: ServiceDep) -> dict[str, Any]:
+        tiers = service.describe_tiers()
+        data: list[dict[str, Any]] = [
+            {"id": "auto", "object": "model", "created": 0, "owned_by": "routet2i", "description": "the router decides"}
+        ]
+        for tier in TIERS:
+            model = service.model_name(tier)
+            for ident in (tier, model):
+                data.append(
+                    {"id": ident, "object": "model", "created": 0, "owned_by": "routet2i", "tier": tier, "model": model}
+                )
+        return {"object": "list", "data": data, "tiers": tiers, "router": service.engine.describe()}
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(service: ServiceDep) -> JSONResponse:
+        ready = service.ready
+        body = {"status": "ready" if ready else "not ready", "router": service.batcher.running, "tiers": service.describe_tiers()}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics(request: Request, service: ServiceDep) -> Response:
+        if service.settings.security.protect_metrics:
+            await require_client(request)
+        service.budget_state()  # refresh the budget gauges
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    return router
