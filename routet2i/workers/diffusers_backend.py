@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,11 @@ from routet2i.errors import ConfigError
 from routet2i.workers.backend import GenerationJob, ImageBackend, ImageResult
 from routet2i.workers.errors import WorkerError
 from routet2i.workers.settings import WorkerSettings
+
+#: transformers / diffusers initialise models on a process-wide meta device; two pipelines
+#: loading at once in one process (``routet2i serve``) fail with "Cannot copy out of meta tensor".
+#: Loads are rare and slow anyway, so they are serialised process-wide.
+_LOAD_LOCK = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,8 @@ class DiffusersBackend(ImageBackend):
             kwargs["revision"] = opts.revision
         t0 = time.perf_counter()
         log.info("loading %s (%s, %s) on %s", self.settings.model, loader.__name__, self.dtype_name, self.device)
-        pipe = loader.from_pretrained(self.settings.model, **kwargs)
+        with _LOAD_LOCK:
+            pipe = loader.from_pretrained(self.settings.model, **kwargs)
         if opts.scheduler is not None:
             pipe.scheduler = _build_scheduler(opts.scheduler, pipe.scheduler.config, opts.scheduler_options)
         elif opts.scheduler_options:

@@ -50,3 +50,15 @@ def test_auto_device_and_dtype_on_cpu() -> None:
     assert resolve_dtype("auto", "cpu") == torch.float32
     assert resolve_dtype("auto", "cuda") == torch.float16
     assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+
+
+async def test_two_pipelines_load_at_once_in_one_process(tiny_pipeline: Callable[[str], Path]) -> None:
+    """``routet2i serve`` loads edge and cloud in one process; concurrent loads must not race."""
+    import asyncio
+
+    backends = [DiffusersBackend(tiny_settings(tiny_pipeline(kind))) for kind in ("sd", "sdxl", "sd", "sdxl")]
+    try:
+        await asyncio.gather(*(b.start(None) for b in backends))
+        assert all(b.pipeline is not None for b in backends)
+    finally:
+        await asyncio.gather(*(b.close() for b in backends))
