@@ -30,10 +30,10 @@ from typing import Any
 def load_prompts(path: Path | None, n: int) -> list[str]:
     """``n`` prompts: from ``path``, else PartiPrompts in the data folder, else generated."""
     from routet2i.config import data_dir
-    from routet2i.routing.prompt_file import read_prompts
+    from routet2i.prompts import prompt_texts
 
     if path is not None:
-        prompts = read_prompts(path)
+        prompts = prompt_texts(path)
     else:
         tsv = data_dir() / "partiprompts" / "PartiPrompts.tsv"
         if tsv.is_file():

@@ -105,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.errors import ConfigError
     from routet2i.pipeline.generate import PairsJob, generate_pairs
     from routet2i.pipeline.plan import seeds_for
-    from routet2i.pipeline.prompts import read_prompts, sample_prompts
     from routet2i.pipeline.run import RunOptions
     from routet2i.pipeline.tiers import parse_parameters
+    from routet2i.prompts import read_prompts, sample_prompts
 
     for flag in ("edge_concurrency", "cloud_concurrency"):
         if getattr(args, flag) < 1:

@@ -18,10 +18,10 @@ from typing import Any
 from routet2i import __version__
 from routet2i.errors import ConfigError
 from routet2i.pipeline.plan import TIERS, plan_items
-from routet2i.pipeline.prompts import PromptRecord
 from routet2i.pipeline.run import GenerationRun, RunOptions, RunSummary, TierSummary
 from routet2i.pipeline.store import PROMPTS, RunStore, atomic_write_bytes
 from routet2i.pipeline.tiers import TierEndpoint, open_tier
+from routet2i.prompts import PromptRecord
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from routet2i.errors import ConfigError
-from routet2i.pipeline.prompts import PromptRecord
+from routet2i.prompts import PromptRecord
 
 TIERS: tuple[str, ...] = ("edge", "cloud")
 

@@ -31,6 +31,14 @@ concurrent requests cannot overshoot the cap) and returns a ticket. If the reque
 served by the other tier (fallback), :meth:`~BudgetController.reassign` moves it (moving to the
 cloud is refused when over budget); if it produces nothing, :meth:`~BudgetController.release`
 stops it counting as a cloud image or as spend. Its PRŜ stays in the live distribution.
+
+**A new router** (:meth:`BudgetController.recalibrate`, the gateway's hot reload). α starts
+again from the new checkpoint's calibration: the live PRŜ so far come from the old model, on
+another scale, so they leave the live sample, and the live quantile takes over again once
+``warmup`` PRŜ of the new model are in. Everything that accounts for the budget stays: the
+decisions in the window (the share cap and the share ``q`` above count them), the spend over the
+period, open tickets and the counters. A request predicted by the old router but decided after
+the swap (``sample=False``) counts like those: in the window, not in the new sample.
 """
 
 from __future__ import annotations
@@ -207,6 +215,8 @@ class _Entry:
     edge_quote: float
     bucket: _Bucket
     in_window: bool = True
+    #: Its PRŜ came from a router replaced since: not part of the live PRŜ sample.
+    stale: bool = False
 
 
 @dataclass
@@ -230,6 +240,7 @@ class BudgetController:
         self._window: deque[_Entry] = deque()
         self._open: dict[int, _Entry] = {}
         self._auto_prs: list[float] = []  # sorted PRŜ of the automatic decisions in the window
+        self._stale_auto = 0  # automatic decisions in the window whose PRŜ came from a replaced router
         self._cloud_in_window = 0
         self._forced_cloud_in_window = 0
         self._cloud_quote_sum = 0.0
@@ -255,6 +266,16 @@ class BudgetController:
         self._trim_window(policy.window)
         return policy
 
+    def recalibrate(self, calibration: Callable[[float], float | None] | None) -> None:
+        """A new router is live: α starts from ``calibration`` (its checkpoint's) again until
+        ``warmup`` of its PRŜ are in the window; the budget's accounting is kept (module docstring)."""
+        self._calibration = calibration
+        for entry in self._window:
+            if entry.prs is not None and not entry.forced and not entry.stale:
+                entry.stale = True
+                self._stale_auto += 1
+        self._auto_prs.clear()
+
     # ----------------------------------------------------------------------------- decisions
     def decide(
         self,
@@ -265,12 +286,14 @@ class BudgetController:
         edge_cost: float = 0.0,
         forced: Tier | None = None,
         record: bool = True,
+        sample: bool = True,
     ) -> Verdict:
         """Pick the tier for one request with predicted superiority ``prs`` (None: no
         prediction → edge). ``cloud_cost`` / ``edge_cost`` are its quoted prices on each tier.
         ``forced`` is the caller's choice: the cloud is still refused when over budget (reason
         ``budget_cap``, ``forced`` True; the gateway decides whether to reject the request).
-        With ``record=False`` nothing is recorded (a preview, e.g. ``POST /v1/route``)."""
+        With ``record=False`` nothing is recorded (a preview, e.g. ``POST /v1/route``);
+        ``sample=False``: ``prs`` came from a router replaced since, keep it out of the live sample."""
         self._expire(now)
         if self._started is None and record:
             self._started = now
@@ -300,6 +323,7 @@ class BudgetController:
             cloud_quote=cloud_cost,
             edge_quote=edge_cost,
             bucket=self._bucket(now),
+            stale=not sample,
         )
         self._push(entry)
         self._open[ticket] = entry
@@ -343,7 +367,9 @@ class BudgetController:
         n_auto = len(self._auto_prs)
         if n_auto >= self._policy.warmup:
             n = len(self._window)
-            q = (rho * n - self._forced_cloud_in_window) / n_auto
+            # the share of automatic requests the cloud may take, over all of them in the window
+            # (also those a replaced router predicted); α: that quantile of the live router's PRŜ
+            q = (rho * n - self._forced_cloud_in_window) / (n_auto + self._stale_auto)
             q = min(max(q, 0.0), 1.0)
             k = math.floor(q * n_auto + 1e-9)
             alpha = self._auto_prs[k] if k < n_auto else math.inf
@@ -438,7 +464,10 @@ class BudgetController:
             self._cloud_in_window += 1
             self._forced_cloud_in_window += entry.forced
         if entry.prs is not None and not entry.forced:
-            insort(self._auto_prs, entry.prs)
+            if entry.stale:
+                self._stale_auto += 1
+            else:
+                insort(self._auto_prs, entry.prs)
         self._cloud_quote_sum += entry.cloud_quote
         self._edge_quote_sum += entry.edge_quote
         entry.bucket.cost += entry.cost
@@ -455,7 +484,10 @@ class BudgetController:
                 self._cloud_in_window -= 1
                 self._forced_cloud_in_window -= old.forced
             if old.prs is not None and not old.forced:
-                del self._auto_prs[bisect_left(self._auto_prs, old.prs)]
+                if old.stale:
+                    self._stale_auto -= 1
+                else:
+                    del self._auto_prs[bisect_left(self._auto_prs, old.prs)]
             self._cloud_quote_sum -= old.cloud_quote
             self._edge_quote_sum -= old.edge_quote
         if not self._window:  # keep float sums from drifting

@@ -44,12 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.predictor.checkpoint import write_meta
+    from routet2i.prompts import prompt_texts
     from routet2i.routing.calibration import calibrate, check_budget, file_id
-    from routet2i.routing.prompt_file import read_prompts
     from routet2i.routing.router import Router
 
     budgets = [check_budget(b) for b in args.budget]
-    prompts = read_prompts(args.prompts)
+    prompts = prompt_texts(args.prompts)
     router = Router(args.checkpoint, device=args.device, batch_size=args.batch_size, num_threads=args.threads)
     t0 = time.perf_counter()
     prs, _ = router.predict(prompts)

@@ -40,12 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.errors import DataError
-    from routet2i.routing.prompt_file import read_prompts
+    from routet2i.prompts import prompt_texts
     from routet2i.routing.router import Router
 
     prompts = list(args.prompts)
     if args.input is not None:
-        prompts += read_prompts(args.input)
+        prompts += prompt_texts(args.input)
     if not prompts:
         raise DataError("no prompt: pass prompts as arguments or --input FILE")
     router = Router(args.checkpoint, device=args.device, batch_size=args.batch_size, num_threads=args.threads)

@@ -8,7 +8,7 @@ import pytest
 
 from routet2i.errors import ConfigError
 from routet2i.pipeline.plan import plan_items, safe_name, seeds_for
-from routet2i.pipeline.prompts import PromptRecord
+from routet2i.prompts import PromptRecord
 
 
 def record(prompt: str, prompt_id: str, dataset: str = "ds") -> PromptRecord:

@@ -1,7 +1,9 @@
 """Prompt files: plain text, JSON Lines, CSV and TSV, read as they are published.
 
-Formats (``fmt="auto"`` picks by suffix: ``.jsonl``/``.ndjson``, ``.csv``, ``.tsv``/``.tab``,
-anything else is text):
+One reader for every command that takes prompts (``generate-pairs``, ``calibrate``, ``route``,
+``bench``). Formats (``fmt="auto"`` picks by suffix: ``.jsonl``/``.ndjson``, ``.csv``,
+``.tsv``/``.tab``; any other file whose first non-blank line starts with ``{`` is JSONL; else
+text). ``-`` reads standard input (text or JSONL).
 
 - **text**: one prompt a line; blank lines are skipped; the line is the prompt (trailing
   whitespace stripped).
@@ -19,8 +21,9 @@ holding the prompt's id within the dataset; without it the id is
 the same id in every file and run). The other columns are kept in :attr:`PromptRecord.fields`
 (PartiPrompts' ``Category``, ``Challenge``) and travel into the manifest.
 
-A prompt listed twice (same id) is kept once; rows with an empty prompt are skipped; both are
-logged with their line numbers. A missing file or prompt column is a
+With ``unique=True`` (the default) a prompt listed twice (same id) is kept once; rows with an
+empty prompt are skipped; both are logged with their line numbers. ``unique=False`` keeps every
+row in order (one decision per input line for ``route``). A missing file or prompt column is a
 :class:`~routet2i.errors.DataError`.
 """
 
@@ -31,6 +34,7 @@ import io
 import json
 import logging
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +68,14 @@ class PromptRecord:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def detect_format(path: Path) -> PromptFormat:
-    """The format ``auto`` means for ``path``: by suffix, text when the suffix is unknown."""
-    return _SUFFIX_FORMATS.get(path.suffix.lower(), "text")
+def detect_format(path: Path, text: str | None = None) -> PromptFormat:
+    """The format ``auto`` means for ``path``: by suffix; else JSONL when ``text``'s first
+    non-blank line starts with ``{``; else text."""
+    by_suffix = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if by_suffix is not None:
+        return by_suffix
+    first = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+    return "jsonl" if first.startswith("{") else "text"
 
 
 def read_prompts(
@@ -76,27 +85,37 @@ def read_prompts(
     column: str | None = None,
     id_column: str | None = None,
     dataset: str | None = None,
+    unique: bool = True,
 ) -> list[PromptRecord]:
     """Every distinct prompt of ``path`` in file order (see the module docstring).
 
-    ``dataset`` defaults to the file's stem (``PartiPrompts``, ``drawbench``).
+    ``dataset`` defaults to the file's stem (``PartiPrompts``, ``drawbench``; ``stdin`` for ``-``).
     """
     p = Path(path)
-    if not p.is_file():
+    if str(path) == "-":
+        text = sys.stdin.read()
+    elif not p.is_file():
         raise DataError(f"prompt file not found: {p}")
-    kind = detect_format(p) if fmt == "auto" else fmt
+    else:
+        text = _read_text(p)
+    kind = detect_format(p, text) if fmt == "auto" else fmt
     if kind not in PROMPT_FORMATS:
         raise DataError(f"unknown prompt file format {kind!r}; expected one of {', '.join(PROMPT_FORMATS)}")
-    name = dataset or p.stem
+    name = dataset or (p.stem if str(path) != "-" else "stdin")
     if kind == "text":
         if column or id_column:
             raise DataError(f"{p}: a plain text prompt file has no columns (--column / --id-column apply to tables)")
-        rows: Iterator[tuple[int, str, str | None, dict[str, Any]]] = _text_rows(p)
+        rows: Iterator[tuple[int, str, str | None, dict[str, Any]]] = _text_rows(text)
     elif kind == "jsonl":
-        rows = _jsonl_rows(p, column, id_column)
+        rows = _jsonl_rows(p, text, column, id_column)
     else:
-        rows = _table_rows(p, kind, column, id_column)
-    return _collect(p, name, rows)
+        rows = _table_rows(p, text, kind, column, id_column)
+    return _collect(p, name, rows, unique=unique)
+
+
+def prompt_texts(path: str | Path, *, column: str | None = None) -> list[str]:
+    """The prompts of ``path`` as strings, one per non-empty row, duplicates kept, in order."""
+    return [r.prompt for r in read_prompts(path, column=column, unique=False)]
 
 
 def sample_prompts(records: list[PromptRecord], limit: int | None, seed: int | None) -> list[PromptRecord]:
@@ -113,7 +132,7 @@ def sample_prompts(records: list[PromptRecord], limit: int | None, seed: int | N
 
 
 def _collect(
-    path: Path, dataset: str, rows: Iterator[tuple[int, str, str | None, dict[str, Any]]]
+    path: Path, dataset: str, rows: Iterator[tuple[int, str, str | None, dict[str, Any]]], *, unique: bool
 ) -> list[PromptRecord]:
     records: list[PromptRecord] = []
     seen: dict[str, PromptRecord] = {}
@@ -125,7 +144,7 @@ def _collect(
             empty.append(line)
             continue
         prompt_id = given_id.strip() if given_id is not None and given_id.strip() else default_prompt_id(text)
-        first = seen.get(prompt_id)
+        first = seen.get(prompt_id) if unique else None
         if first is not None:
             if first.prompt != text:
                 raise DataError(
@@ -163,15 +182,15 @@ def _lines_of(text: str) -> list[str]:
     return [line.rstrip("\n") for line in io.StringIO(text, newline=None)]
 
 
-def _text_rows(path: Path) -> Iterator[tuple[int, str, str | None, dict[str, Any]]]:
-    for lineno, line in enumerate(_lines_of(_read_text(path)), 1):
+def _text_rows(text: str) -> Iterator[tuple[int, str, str | None, dict[str, Any]]]:
+    for lineno, line in enumerate(_lines_of(text), 1):
         yield lineno, line, None, {}
 
 
 def _jsonl_rows(
-    path: Path, column: str | None, id_column: str | None
+    path: Path, text: str, column: str | None, id_column: str | None
 ) -> Iterator[tuple[int, str, str | None, dict[str, Any]]]:
-    for lineno, line in enumerate(_lines_of(_read_text(path)), 1):
+    for lineno, line in enumerate(_lines_of(text), 1):
         if not line.strip():
             continue
         try:
@@ -199,9 +218,8 @@ def _jsonl_rows(
 
 
 def _table_rows(
-    path: Path, kind: str, column: str | None, id_column: str | None
+    path: Path, text: str, kind: str, column: str | None, id_column: str | None
 ) -> Iterator[tuple[int, str, str | None, dict[str, Any]]]:
-    text = _read_text(path)
     if kind == "tsv":
         reader = csv.reader(_lines_of(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     else:

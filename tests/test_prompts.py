@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from routet2i.errors import DataError
-from routet2i.pipeline.prompts import detect_format, read_prompts, sample_prompts
+from routet2i.prompts import detect_format, prompt_texts, read_prompts, sample_prompts
 from routet2i.quality.manifest import default_prompt_id
 
 
@@ -147,3 +147,26 @@ def test_real_drawbench_csv(shared_data: Path) -> None:
     assert {r.dataset for r in records} == {"drawbench"}
     categories = {r.fields["Category"] for r in records}
     assert len(categories) == 11 and "Rare Words" in categories
+
+
+def test_prompt_texts_keep_every_row_in_order(tmp_path: Path) -> None:
+    text = tmp_path / "p.txt"
+    text.write_text("a red cube\n\n  two cats  \na red cube\n", encoding="utf-8")
+    assert prompt_texts(text) == ["a red cube", "two cats", "a red cube"]
+    sniffed = tmp_path / "p.input"  # no known suffix: JSONL is recognised by its first line
+    sniffed.write_text('{"prompt": "a red cube", "id": 1}\n{"prompt": "café à Paris"}\n', encoding="utf-8")
+    assert prompt_texts(sniffed) == ["a red cube", "café à Paris"]
+
+
+def test_prompt_texts_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"prompt": "one"}\n{"prompt": "two"}\n'))
+    assert prompt_texts("-") == ["one", "two"]
+
+
+def test_jsonl_without_a_prompt_field_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"text": "no prompt", "id": 3}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2"):
+        prompt_texts(bad)
