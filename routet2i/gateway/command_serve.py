@@ -1,7 +1,7 @@
 """Run the gateway and both image workers in one process on one machine.
 
-    routet2i serve [--config configs/gateway.yaml] --edge configs/edge-sd-turbo.yaml \
-                   --cloud configs/cloud-sdxl.yaml [--host 0.0.0.0] [--port 8000]
+    routet2i serve [--config configs/gateway.yaml] [--edge configs/edge-sd-turbo.yaml] \
+                   [--cloud configs/cloud-sdxl.yaml] [--host 0.0.0.0] [--port 8000]
 
 The embedded default for a single GPU box: the edge and the cloud models load in this process
 (each with its worker's queue, batching and limits) and the gateway calls them in-process, with
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from routet2i.config import CONFIG_DIR
 from routet2i.gateway.command import add_arguments as add_gateway_arguments
 
 HELP = "run gateway + edge worker + cloud worker in one process (single-machine default)"
@@ -23,8 +24,12 @@ HELP = "run gateway + edge worker + cloud worker in one process (single-machine 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_gateway_arguments(parser)
-    parser.add_argument("--edge", type=Path, required=True, help="edge worker YAML (configs/edge-*.yaml)")
-    parser.add_argument("--cloud", type=Path, required=True, help="cloud worker YAML (configs/cloud-*.yaml)")
+    parser.add_argument(
+        "--edge", type=Path, default=CONFIG_DIR / "edge-sd-turbo.yaml", help="edge worker YAML (default: SD-Turbo)"
+    )
+    parser.add_argument(
+        "--cloud", type=Path, default=CONFIG_DIR / "cloud-sdxl.yaml", help="cloud worker YAML (default: SDXL)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
