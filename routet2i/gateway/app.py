@@ -18,7 +18,8 @@ from routet2i import __version__
 from routet2i.gateway.errors import install_error_handlers
 from routet2i.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from routet2i.gateway.ports import DecisionEngine, ImageWorker
-from routet2i.gateway.routes import budget, decisions, generate, openai_images, ops
+from routet2i.gateway.reload import EngineLoader, RouterReloader, product_loader
+from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops
 from routet2i.gateway.routes.common import ROUTING_HEADERS
 from routet2i.gateway.security import KeyRing
 from routet2i.gateway.service import GatewayService
@@ -37,9 +38,12 @@ def create_app(
     workers: Mapping[Tier, ImageWorker],
     clock: Callable[[], float] = time.monotonic,
     companions: tuple[Companion, ...] = (),
+    engine_loader: EngineLoader | None = None,
 ) -> FastAPI:
-    """The gateway app for ``settings`` with this router ``engine`` and these ``workers``."""
+    """The gateway app for ``settings`` with this router ``engine`` and these ``workers``.
+    ``engine_loader`` loads a checkpoint for a hot reload (default: the product's RouterEngine)."""
     service = GatewayService(settings, engine, workers, clock=clock)
+    reloader = RouterReloader(service, engine_loader or product_loader(settings), settings.router.checkpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +52,8 @@ def create_app(
                 await stack.enter_async_context(companion(app))
             await service.start()
             stack.push_async_callback(service.stop)
+            stack.enter_context(reloader.sighup())  # SIGHUP reloads the router checkpoint
+            stack.push_async_callback(reloader.aclose)
             yield
 
     app = FastAPI(
@@ -58,10 +64,11 @@ def create_app(
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.reloader = reloader
     app.state.client_keys = KeyRing(settings.security.api_keys)
     app.state.admin_keys = KeyRing([settings.security.admin_key] if settings.security.admin_key else [])
     install_error_handlers(app)
-    for module in (generate, openai_images, decisions, budget, ops):
+    for module in (generate, openai_images, decisions, budget, ops, checkpoint):
         app.include_router(module.build_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     if settings.security.cors_origins:

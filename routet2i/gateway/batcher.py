@@ -6,6 +6,10 @@ thread, and resolves each request's future. While a batch runs, new requests que
 the next batch, so under load batches grow and throughput rises instead of requests being served
 one at a time. A lone request never waits for company; once the last batch had more than one
 request (i.e. there is concurrency), a batch waits up to ``max_wait_ms`` to fill to ``max_batch``.
+
+:meth:`MicroBatcher.swap_engine` replaces the engine (a hot reload of the router): a batch reads
+the engine reference once, when it starts, so no batch mixes two engines; the batch running
+during a swap finishes on the old one, the next one runs on the new one.
 """
 
 from __future__ import annotations
@@ -51,6 +55,15 @@ class MicroBatcher:
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._last_batch_requests = 0
+
+    @property
+    def engine(self) -> DecisionEngine:
+        return self._engine
+
+    def swap_engine(self, engine: DecisionEngine) -> DecisionEngine:
+        """Run the next batches on ``engine`` (call from the event loop); returns the old one."""
+        old, self._engine = self._engine, engine
+        return old
 
     @property
     def running(self) -> bool:
@@ -118,9 +131,10 @@ class MicroBatcher:
 
     async def _run(self, items: list[_Item], loop: asyncio.AbstractEventLoop) -> None:
         prompts = [p for item in items for p in item.prompts]
+        engine = self._engine  # read once: the whole batch runs on one engine, even across a swap
         t0 = time.perf_counter()
         try:
-            predictions = await loop.run_in_executor(self._executor, self._engine.predict, prompts)
+            predictions = await loop.run_in_executor(self._executor, engine.predict, prompts)
             if len(predictions) != len(prompts):
                 raise RuntimeError(f"the router returned {len(predictions)} predictions for {len(prompts)} prompts")
         except Exception as exc:

@@ -10,11 +10,13 @@ edge and cloud workers named in ``tiers`` periodically, and serves:
   POST /v1/images/generations    OpenAI Images API (the official openai client works unchanged)
   POST /v1/route                 the routing decision only, for one prompt or a batch
   GET  /v1/budget, PUT /v1/budget (operator key), GET /v1/models
+  GET  /v1/router (the live checkpoint), POST /v1/admin/reload (operator key: hot reload)
   GET  /healthz, /readyz, /metrics
 
 Every field of the config can be overridden from the environment, e.g.
 ``ROUTET2I_BUDGET__CLOUD_SHARE=0.2`` or ``ROUTET2I_SECURITY__API_KEYS='["k1"]'``. Logs are JSON
-lines with the request id. SIGTERM stops it gracefully.
+lines with the request id. SIGTERM stops it gracefully; SIGHUP reloads the router checkpoint
+from its folder without a restart (the old router serves until the new one is loaded).
 """
 
 from __future__ import annotations

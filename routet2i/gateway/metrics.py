@@ -6,7 +6,8 @@ Names (all prefixed ``routet2i_gateway_``): ``requests_total{endpoint,tier,statu
 ``fallbacks_total{from_tier,to_tier,cause}``, ``worker_latency_seconds{tier}``,
 ``worker_errors_total{tier,type}``, ``tier_up{tier}``, and the budget gauges
 ``cloud_share_realised``, ``cloud_share_target``, ``threshold``, ``budget_cloud_left``,
-``budget_money_spent``, ``budget_money_left``.
+``budget_money_spent``, ``budget_money_left``; ``router_reloads_total{outcome}`` (hot reloads of the
+router checkpoint: ``success``, ``not_found``, ``invalid_checkpoint``, ``in_progress``, ``error``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class GatewayMetrics:
             p + "router_batch_seconds", "Model time per router batch", buckets=_LATENCY_BUCKETS, registry=r
         )
         self.router_errors = Counter(p + "router_errors_total", "Router failures (request sent to the edge)", registry=r)
+        self.router_reloads = Counter(
+            p + "router_reloads_total", "Hot reloads of the router checkpoint, by outcome", ["outcome"], registry=r
+        )
         self.prs = Histogram(p + "prs", "Predicted Pareto relative superiority PRŜ", buckets=_PRS_BUCKETS, registry=r)
         self.decisions = Counter(p + "decisions_total", "Routing decisions", ["tier", "reason"], registry=r)
         self.fallbacks = Counter(

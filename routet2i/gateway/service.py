@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from routet2i.gateway import errors as api
@@ -97,6 +98,8 @@ class GatewayService:
             observer=self._observe_batch,
         )
         self.in_flight = 0
+        #: When the live router engine was loaded (Unix time; ``GET /v1/router``).
+        self.engine_loaded_at = time.time()
 
     # ----------------------------------------------------------------------------- life cycle
     async def start(self) -> None:
@@ -115,6 +118,25 @@ class GatewayService:
     @property
     def ready(self) -> bool:
         return self.batcher.running and any(self.health.available(t) for t in TIERS)
+
+    def swap_engine(self, engine: DecisionEngine) -> DecisionEngine:
+        """Make ``engine`` the live router (a hot reload); returns the old one. Synchronous on the
+        event loop, so every request sees either engine whole: the batch running now finishes on
+        the old engine, the next batch runs on the new one, and the budget controller takes the
+        new calibration, keeping its window and spend (:meth:`BudgetController.recalibrate`)."""
+        old, self.engine = self.engine, engine
+        self.batcher.swap_engine(engine)
+        self.budget.recalibrate(engine.threshold_for_budget)
+        self.engine_loaded_at = time.time()
+        return old
+
+    def describe_router(self) -> dict[str, Any]:
+        """The live checkpoint (``engine.describe()``) with its data id and when it was loaded."""
+        info = dict(self.engine.describe())
+        training = info.get("training")
+        info["data_id"] = training.get("data_id") if isinstance(training, dict) else None
+        info["loaded_at"] = datetime.fromtimestamp(self.engine_loaded_at, timezone.utc).isoformat(timespec="milliseconds")
+        return info
 
     def model_name(self, tier: Tier) -> str:
         return self.settings.tiers.get(tier).model
@@ -214,6 +236,7 @@ class GatewayService:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         deadline = loop.time() + self.settings.limits.request_timeout_s
+        engine = self.engine
         [prediction], _ = await self.predict([params.prompt], deadline=deadline)
         verdict = self.budget.decide(
             None if prediction is None else prediction.prs,
@@ -221,6 +244,7 @@ class GatewayService:
             cloud_cost=self.quote(CLOUD, params),
             edge_cost=self.quote(EDGE, params),
             forced=forced,
+            sample=self.engine is engine,  # a router reloaded meanwhile: not a PRŜ of the live one
         )
         router_ms = (time.perf_counter() - t0) * 1000.0
         self.metrics.decisions.labels(verdict.tier, verdict.reason).inc()

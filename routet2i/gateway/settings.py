@@ -170,7 +170,7 @@ class HealthOptions(StrictModel):
 class SecurityOptions(StrictModel):
     #: Accepted client keys (``Authorization: Bearer`` or ``X-API-Key``); empty = no auth.
     api_keys: list[SecretStr] = Field(default_factory=list)
-    #: Operator key for ``PUT /v1/budget``; null = run-time budget changes are disabled.
+    #: Operator key for ``PUT /v1/budget`` and ``POST /v1/admin/reload``; null = both are disabled.
     admin_key: SecretStr | None = None
     #: Origins allowed by CORS (``["*"]`` for any); empty = no CORS headers.
     cors_origins: list[str] = Field(default_factory=list)

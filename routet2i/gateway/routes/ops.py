@@ -28,7 +28,7 @@ def build_router() -> APIRouter:
                 data.append(
                     {"id": ident, "object": "model", "created": 0, "owned_by": "routet2i", "tier": tier, "model": model}
                 )
-        return {"object": "list", "data": data, "tiers": tiers, "router": service.engine.describe()}
+        return {"object": "list", "data": data, "tiers": tiers, "router": service.describe_router()}
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
