@@ -21,6 +21,7 @@ from routet2i.gateway.ports import DecisionEngine, ImageWorker
 from routet2i.gateway.reload import EngineLoader, RouterReloader, product_loader
 from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops
 from routet2i.gateway.routes.common import ROUTING_HEADERS
+from routet2i.gateway.schemas import ERROR_RESPONSES
 from routet2i.gateway.security import KeyRing
 from routet2i.gateway.service import GatewayService
 from routet2i.gateway.settings import GatewaySettings
@@ -61,6 +62,7 @@ def create_app(
         version=__version__,
         description="Routes text-to-image requests between a light edge model and a large cloud model.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.service = service
     app.state.settings = settings

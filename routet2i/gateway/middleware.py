@@ -17,6 +17,7 @@ from routet2i.gateway.logs import REQUEST_ID
 from routet2i.gateway.metrics import GatewayMetrics
 
 access_log = logging.getLogger("routet2i.gateway.access")
+log = logging.getLogger("routet2i.gateway")
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -61,16 +62,25 @@ class RequestContextMiddleware:
         token = REQUEST_ID.set(rid)
         t0 = time.perf_counter()
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug, not a client's mistake. Answered here (not by Starlette's outermost error
+            # middleware) so the 500 carries X-Request-ID and is not re-raised: uvicorn closes
+            # the connection under a re-raised exception, and the client may see no answer.
+            if started:
+                raise
+            log.exception("unhandled error", extra={"request_id": rid})
+            await _send_json(send_with_id, 500, error_body("internal_error", _INTERNAL, request_id=rid))
         finally:
             routing = state.get("log", {})
             if self.metrics is not None:
@@ -86,6 +96,16 @@ class RequestContextMiddleware:
             }
             access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
             REQUEST_ID.reset(token)
+
+
+_INTERNAL = "internal error; quote the request id when reporting it"
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class BodyLimitMiddleware:

@@ -1,7 +1,8 @@
 """Request and response bodies of the gateway's HTTP API (DESIGN §3).
 
-Static rules (types, signs) live here; limits that come from the config (prompt length, size,
-steps, n) are checked by :mod:`routet2i.gateway.validation`, which answers 422 naming the field.
+Static rules (types, signs) live here, strictly typed (``true`` is not a number, ``"5"`` is not an
+integer); limits that come from the config (prompt length, size, steps, n) are checked by
+:mod:`routet2i.gateway.validation`, which answers 422 naming the field.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ RouteChoice = Literal["auto", "edge", "cloud"]
 class GenerateBody(BaseModel):
     """``POST /generate``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(description="What to draw.")
     negative_prompt: str | None = Field(default=None, description="What to avoid.")
@@ -87,7 +88,7 @@ class GenerateResult(BaseModel):
 class RouteBody(BaseModel):
     """``POST /v1/route``: one ``prompt`` or a batch of ``prompts``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str | None = None
     prompts: list[str] | None = None
@@ -121,7 +122,7 @@ class BudgetUpdate(BaseModel):
     """``PUT /v1/budget`` (operator only). Fields left out keep their value; ``null`` disables
     that part of the budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     cloud_share: float | None = Field(default=None, ge=0, le=1)
     money_per_period: float | None = Field(default=None, ge=0)
@@ -135,7 +136,7 @@ class OpenAIImageRequest(BaseModel):
     OpenAI client may send newer ones; fields that would change the result and cannot be
     honoured are refused with 400."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     prompt: str
     model: str | None = None
@@ -166,3 +167,44 @@ class OpenAIImagesResponse(BaseModel):
     size: str
     #: routet2i's decision for this request (an extra field; OpenAI clients ignore it).
     routet2i: RoutingInfo
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong (also the OpenAI error shape: ``param`` and ``code``)."""
+
+    type: str = Field(description="invalid_request | unauthorized | forbidden | payload_too_large | overloaded | ...")
+    message: str
+    code: str
+    field: str | None = Field(default=None, description="The request field to blame, if one is.")
+    param: str | None = None
+    request_id: str | None = None
+    retry_after: float | None = Field(default=None, description="Seconds to wait before retrying (also Retry-After).")
+
+
+class ErrorBody(BaseModel):
+    """Body of every error answer; ``routing`` once the decision had been made."""
+
+    error: ErrorInfo
+    routing: RoutingInfo | None = None
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    texts = {
+        400: "Malformed JSON, or an OpenAI value the gateway cannot honour",
+        401: "Missing or invalid API key",
+        403: "Forcing this tier, or this operator endpoint, is disabled",
+        404: "No such resource",
+        405: "Method not allowed",
+        413: "Body over limits.max_body_bytes",
+        422: "Invalid request (the field is named)",
+        429: "Over capacity or cloud budget spent (see Retry-After)",
+        500: "A bug (quote the request id)",
+        502: "The worker failed",
+        503: "No tier available (see Retry-After)",
+        504: "The request deadline passed",
+    }
+    return {status: {"model": ErrorBody, "description": text} for status, text in texts.items()}
+
+
+#: The error answers every gateway operation may give (documented in its OpenAPI schema).
+ERROR_RESPONSES = _error_responses()

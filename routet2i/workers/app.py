@@ -19,12 +19,14 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from routet2i import __version__
+from routet2i.workers.auth import WorkerKeys
 from routet2i.workers.backend import ImageBackend, build_backend
 from routet2i.workers.body_limit import BodyLimitMiddleware
 from routet2i.workers.error_handlers import install_error_handlers
@@ -51,13 +53,20 @@ CLIENT_CLOSED_REQUEST = 499
 _ERRORS = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (
+        (400, "Malformed body, or the hosted provider refused the prompt"),
+        (401, "Missing or invalid API key (security.api_keys)"),
         (413, "Body too large"),
         (422, "Invalid request (field named)"),
         (429, "Queue full; see Retry-After"),
+        (500, "Generation failed"),
+        (502, "The hosted provider failed"),
         (503, "Model loading or failed"),
         (504, "Deadline passed"),
     )
 }
+
+#: Health answers: the same body with 503 as with 200.
+_HEALTH_503 = {503: {"description": "Not alive / not ready (same body)", "model": dict[str, Any]}}
 
 
 def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) -> FastAPI:
@@ -79,6 +88,7 @@ def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) ->
         description=__doc__,
     )
     app.state.runtime = runtime
+    app.state.keys = WorkerKeys(settings.security.api_keys)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.include_router(_build_router(settings))
@@ -88,6 +98,13 @@ def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) ->
 def _runtime(request: Request) -> WorkerRuntime:
     runtime: WorkerRuntime = request.app.state.runtime
     return runtime
+
+
+async def _require_key(request: Request) -> None:
+    """FastAPI dependency: an accepted key, when ``security.api_keys`` is set (before the body
+    is validated, so an unauthenticated caller learns nothing about the API)."""
+    keys: WorkerKeys = request.app.state.keys
+    keys.check(request)
 
 
 def parse_timeout(value: str | None, default: float) -> float:
@@ -139,6 +156,7 @@ def _build_router(settings: WorkerSettings) -> APIRouter:
         response_model=GenerateResponse,
         responses=_ERRORS,  # type: ignore[arg-type]
         summary="Generate images",
+        dependencies=[Depends(_require_key)],
     )
     async def generate(body: GenerateRequest, request: Request) -> GenerateResponse | Response:
         arrived = time.perf_counter()
@@ -175,19 +193,25 @@ def _build_router(settings: WorkerSettings) -> APIRouter:
             ),
         )
 
-    @router.get("/healthz", summary="Liveness")
+    @router.get("/healthz", summary="Liveness", responses=_HEALTH_503)  # type: ignore[arg-type]
     async def healthz(request: Request) -> JSONResponse:
         runtime = _runtime(request)
         body = {"status": runtime.state, "error": runtime.error}
         return JSONResponse(body, status_code=503 if runtime.state == "failed" else 200)
 
-    @router.get("/readyz", summary="Readiness: model loaded and warmed")
+    @router.get("/readyz", summary="Readiness: model loaded and warmed", responses=_HEALTH_503)  # type: ignore[arg-type]
     async def readyz(request: Request) -> JSONResponse:
         runtime = _runtime(request)
         body = {"ready": runtime.ready, "status": runtime.state, "error": runtime.error}
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
 
-    @router.get("/v1/info", response_model=WorkerInfo, summary="Model, defaults, limits, queue")
+    @router.get(
+        "/v1/info",
+        response_model=WorkerInfo,
+        summary="Model, defaults, limits, queue",
+        responses={401: _ERRORS[401]},
+        dependencies=[Depends(_require_key)],
+    )
     async def info(request: Request) -> WorkerInfo:
         runtime = _runtime(request)
         s = runtime.settings
@@ -210,7 +234,7 @@ def _build_router(settings: WorkerSettings) -> APIRouter:
             backend_details=runtime.backend.details(),
         )
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         return Response(_runtime(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

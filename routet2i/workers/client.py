@@ -44,6 +44,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _STATUS_CLASSES: dict[int, type[WorkerError]] = {
     400: WorkerBadRequest,
+    # the worker refused *our* key (tiers.*.api_key): a misconfiguration, not the user's mistake
+    401: WorkerUpstreamError,
+    403: WorkerUpstreamError,
     413: WorkerPayloadTooLarge,
     422: WorkerBadRequest,
     429: WorkerOverloaded,
@@ -116,9 +119,11 @@ class WorkerClient:
         if response.status_code != 200:
             raise error_from_response(response)
         try:
-            return GenerateResponse.model_validate_json(response.content)
+            answer = GenerateResponse.model_validate_json(response.content)
         except ValidationError as exc:
             raise WorkerError(f"the worker's answer is not a GenerateResponse: {exc}", status=502) from exc
+        check_answer(answer, request.n)
+        return answer
 
     async def health(self) -> bool:
         """Whether the worker process answers /healthz with 200 (False when unreachable)."""
@@ -168,6 +173,21 @@ class WorkerClient:
                     f"talking to worker {self.base_url} failed: {type(exc).__name__}: {exc}", status=502
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Every base64-encoded PNG starts with this (the encoding of the PNG signature's first 60 bits).
+PNG_B64_PREFIX = "iVBORw0KGg"
+
+
+def check_answer(answer: GenerateResponse, n: int) -> None:
+    """Raise (a 502-class :class:`WorkerError`) unless the answer holds ``n`` base64 PNGs: a
+    well-formed body with no image, too many, or something else inside is a broken worker, not
+    an answer to pass on. Checks the PNG signature only (cheap), not the whole image."""
+    if len(answer.images) != n:
+        raise WorkerError(f"the worker answered {len(answer.images)} images for n={n}", status=502)
+    for image in answer.images:
+        if not image.b64_png.startswith(PNG_B64_PREFIX):
+            raise WorkerError("the worker answered an image that is not a base64 PNG", status=502)
 
 
 def error_from_response(response: httpx.Response) -> WorkerError:

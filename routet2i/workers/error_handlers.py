@@ -57,6 +57,8 @@ async def handle_worker_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if exc.retry_after is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     if exc.status >= 500:
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.error_type, exc.message)
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)

@@ -10,6 +10,7 @@ class                   status  ``error.type``          meaning
 ======================  ======  ======================  =========================================
 WorkerBadRequest        422     ``invalid_request``     the request breaks a schema rule or limit
 WorkerPayloadTooLarge   413     ``payload_too_large``   the body is over ``limits.max_body_bytes``
+WorkerUnauthorized      401     ``unauthorized``        no accepted key (``security.api_keys``)
 WorkerOverloaded        429     ``overloaded``          queue full (or provider rate limit); retry
 WorkerUnavailable       503     ``unavailable``         model not loaded / worker unreachable
 WorkerTimeout           504     ``timeout``             deadline passed / provider timed out
@@ -70,6 +71,13 @@ class WorkerPayloadTooLarge(WorkerBadRequest):
     error_type = "payload_too_large"
 
 
+class WorkerUnauthorized(WorkerError):
+    """The request carries no accepted key (``security.api_keys``): HTTP 401."""
+
+    status_code = 401
+    error_type = "unauthorized"
+
+
 class WorkerOverloaded(WorkerError):
     """The queue is full (or the hosted provider rate-limits us): HTTP 429, retry after
     ``retry_after`` seconds (also sent as the ``Retry-After`` header)."""
@@ -109,6 +117,7 @@ ERROR_TYPES: dict[str, type[WorkerError]] = {
         WorkerError,
         WorkerBadRequest,
         WorkerPayloadTooLarge,
+        WorkerUnauthorized,
         WorkerOverloaded,
         WorkerUnavailable,
         WorkerTimeout,

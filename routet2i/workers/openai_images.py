@@ -7,7 +7,9 @@ cannot take is refused (422 naming it) rather than silently ignored. With a seed
 is its own call (n=1, seed+i), so a seed gives the same image alone or as part of ``n``.
 
 Security: the key is read from the environment variable named by ``api.api_key_env``; redirects
-are never followed (a 3xx is an upstream error), so the key never travels to another host.
+are never followed (a 3xx is an upstream error), so the key never travels to another host; a
+provider's error message that echoes the key has it masked; a plain-http ``base_url`` off this
+machine is warned about at start.
 
 Provider errors map to ours: 429 → overloaded (its Retry-After passed on), 400/422 → our 400
 (the prompt or parameters were refused), 413 → 413, 503 → unavailable, other 4xx (credentials,
@@ -24,6 +26,7 @@ import logging
 import os
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,6 +46,9 @@ from routet2i.workers.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+#: Hosts where a plain-http base URL does not expose the key to the network.
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 #: Provider ``param`` names → our request fields (for errors that name a parameter).
 _PARAM_FIELDS = {"prompt": "prompt", "n": "n", "size": "width", "negative_prompt": "negative_prompt"}
@@ -94,6 +100,8 @@ class OpenAIImagesBackend(ImageBackend):
                     f"field 'api.api_key_env' = {opts.api_key_env!r}: that environment variable is not set"
                 )
             self._api_key = key
+            if urlsplit(opts.base_url).scheme == "http" and urlsplit(opts.base_url).hostname not in _LOOPBACK:
+                log.warning("api.base_url %s is plain http: the API key would travel unencrypted", opts.base_url)
         self._client: httpx.AsyncClient | None = None
         self._calls = asyncio.Semaphore(opts.max_concurrency)
 
@@ -169,9 +177,15 @@ class OpenAIImagesBackend(ImageBackend):
             raise self._map_status(response)
         return self._images(response, n)
 
+    def _redact(self, text: str) -> str:
+        """``text`` with our API key masked (a provider may echo it in an error message, which
+        would then reach the gateway, its client and the logs)."""
+        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+
     def _map_status(self, response: httpx.Response) -> WorkerError:
         status = response.status_code
         message, param = _provider_error(response)
+        message = self._redact(message)
         where = f"the images provider answered {status}"
         if 300 <= status < 400:
             target = response.headers.get("location", "?")

@@ -27,7 +27,7 @@ TIMEOUT_HEADER = "X-Request-Timeout"
 class GenerateRequest(BaseModel):
     """Body of ``POST /v1/generate``. Fields left out take the worker's defaults (``/v1/info``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(min_length=1, description="What to draw.")
     negative_prompt: str | None = Field(default=None, description="What to avoid (only used with guidance > 1).")

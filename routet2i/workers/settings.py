@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from routet2i.config import StrictModel, YamlSettings
 
@@ -141,6 +141,16 @@ class QueueOptions(StrictModel):
     min_retry_after_s: float = Field(default=1.0, gt=0)
 
 
+class SecurityOptions(StrictModel):
+    """Who may use the model. The gateway presents ``tiers.<tier>.api_key``."""
+
+    #: Keys accepted on ``POST /v1/generate`` and ``GET /v1/info`` (``Authorization: Bearer`` or
+    #: ``X-API-Key``), compared in constant time, never logged; empty = no authentication (keep
+    #: the worker on loopback or a private network then). Set through the environment:
+    #: ``ROUTET2I_SECURITY__API_KEYS='["k1"]'``. Health checks and ``/metrics`` stay open.
+    api_keys: list[SecretStr] = Field(default_factory=list)
+
+
 class ServerOptions(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
@@ -170,6 +180,7 @@ class WorkerSettings(YamlSettings):
     batching: BatchingOptions = Field(default_factory=BatchingOptions)
     queue: QueueOptions = Field(default_factory=QueueOptions)
     server: ServerOptions = Field(default_factory=ServerOptions)
+    security: SecurityOptions = Field(default_factory=SecurityOptions)
 
     @property
     def model_name(self) -> str:

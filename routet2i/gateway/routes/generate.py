@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import binascii
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from routet2i.gateway.errors import InvalidField
+from routet2i.gateway.errors import InvalidField, UpstreamError
 from routet2i.gateway.routes.common import (
     ServiceDep,
     accepts_png,
@@ -53,7 +54,11 @@ def build_router() -> APIRouter:
         if png:
             if images[0].seed is not None:
                 headers["X-Routet2i-Seed"] = str(images[0].seed)
-            return Response(base64.b64decode(images[0].b64_png), media_type="image/png", headers=headers)
+            try:
+                png_bytes = base64.b64decode(images[0].b64_png, validate=True)
+            except binascii.Error:
+                raise UpstreamError(f"the {outcome.routing.tier} worker answered an image that is not base64") from None
+            return Response(png_bytes, media_type="image/png", headers=headers)
         result = GenerateResult(
             images=[ImageOut(b64_png=i.b64_png, seed=i.seed) for i in images],
             model=outcome.response.model,

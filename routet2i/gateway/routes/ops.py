@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from routet2i.gateway.metrics import CONTENT_TYPE
 from routet2i.gateway.routes.common import ServiceDep, require_client
@@ -34,13 +34,13 @@ def build_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "Not ready (same body as 200)", "model": dict[str, Any]}})
     async def readyz(service: ServiceDep) -> JSONResponse:
         ready = service.ready
         body = {"status": "ready" if ready else "not ready", "router": service.batcher.running, "tiers": service.describe_tiers()}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text format"}})
     async def metrics(request: Request, service: ServiceDep) -> Response:
         if service.settings.security.protect_metrics:
             await require_client(request)
