@@ -23,6 +23,15 @@ from routet2i.errors import Routet2iError
 COMMANDS: dict[str, str] = {
     "import-ratings": "routet2i.ratings.command",
     "score": "routet2i.quality.command",
+    "generate-pairs": "routet2i.pipeline.command",
+    "evaluate": "routet2i.evaluation.command",
+    "train": "routet2i.predictor.command_train",
+    "calibrate": "routet2i.routing.command_calibrate",
+    "route": "routet2i.routing.command_route",
+    "worker": "routet2i.workers.command",
+    "gateway": "routet2i.gateway.command",
+    "serve": "routet2i.gateway.command_serve",
+    "bench": "routet2i.bench.command",
 }
 
 
