@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from routet2i import __version__
+from routet2i.body_limit import BodyLimitMiddleware
 from routet2i.gateway.errors import install_error_handlers
-from routet2i.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from routet2i.gateway.middleware import RequestContextMiddleware
 from routet2i.gateway.ports import DecisionEngine, ImageWorker
 from routet2i.gateway.reload import EngineLoader, RouterReloader, product_loader
 from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops

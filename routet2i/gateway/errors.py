@@ -189,7 +189,8 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     types = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
     error_type = types.get(exc.status_code, "http_error")
-    body = error_body(error_type, str(exc.detail), request_id=_request_id(request))
+    field = "body" if exc.status_code in (400, 413, 415) else None
+    body = error_body(error_type, str(exc.detail), field=field, request_id=_request_id(request))
     return JSONResponse(body, status_code=exc.status_code, headers=dict(exc.headers or {}))
 
 

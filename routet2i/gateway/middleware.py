@@ -9,7 +9,6 @@ import time
 import uuid
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from routet2i.gateway.errors import error_body
@@ -106,58 +105,3 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` with 413: at once from ``Content-Length``,
-    or while reading a body sent without one."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-                if length > self.max_bytes:
-                    await self._too_large(scope, send, length)
-                    return
-                break
-        seen = 0
-        limit = self.max_bytes
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    async def _too_large(self, scope: Scope, send: Send, length: int) -> None:
-        rid = scope.get("state", {}).get("request_id")
-        body = error_body(
-            "payload_too_large",
-            f"the request body has {length} bytes; the limit is {self.max_bytes}",
-            field="body",
-            request_id=rid,
-        )
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})

@@ -26,9 +26,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from routet2i import __version__
+from routet2i.body_limit import BodyLimitMiddleware
 from routet2i.workers.auth import WorkerKeys
 from routet2i.workers.backend import ImageBackend, build_backend
-from routet2i.workers.body_limit import BodyLimitMiddleware
 from routet2i.workers.error_handlers import install_error_handlers
 from routet2i.workers.errors import WorkerBadRequest
 from routet2i.workers.params import resolve_request

@@ -1,4 +1,4 @@
-"""An ASGI middleware that refuses request bodies over a size limit with 413.
+"""An ASGI middleware that refuses request bodies over a size limit with 413 (gateway and worker).
 
 The limit is enforced while the body is read, both on the declared ``Content-Length`` and on the
 bytes actually received (chunked bodies have no length). The refusal is raised as an
