@@ -23,8 +23,8 @@ class GenerateBody(BaseModel):
 
     prompt: str = Field(description="What to draw.")
     negative_prompt: str | None = Field(default=None, description="What to avoid.")
-    width: int | None = Field(default=None, ge=1, description="Pixels (default from the gateway config).")
-    height: int | None = Field(default=None, ge=1, description="Pixels (default from the gateway config).")
+    width: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
+    height: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
     steps: int | None = Field(default=None, ge=1, description="Denoising steps (default: the tier's own).")
     guidance_scale: float | None = Field(default=None, ge=0, description="Classifier-free guidance (default: the tier's).")
     seed: int | None = Field(default=None, ge=0, lt=SEED_MODULUS, description="Seed of the first image; image i uses seed+i.")

@@ -48,6 +48,8 @@ class Outcome:
     """A generation that succeeded."""
 
     response: GenerateResponse
+    #: (width, height) in pixels sent to the tier that served it.
+    size: tuple[int, int]
     routing: RoutingInfo
     router_ms: float
     worker_ms: float
@@ -180,9 +182,15 @@ class GatewayService:
         ]
         return out, router_ms
 
+    def size_for(self, tier: Tier, params: GenerationParams) -> tuple[int, int]:
+        """(width, height) sent to ``tier``: the request's, or that tier's default size."""
+        return params.size(self.settings.default_size(tier))
+
     def quote(self, tier: Tier, params: GenerationParams) -> float:
+        """Price of ``params`` on ``tier``, at the size that tier would be sent."""
         opts = self.settings.tiers.get(tier).price
-        return opts.price().cost(params.width, params.height, params.steps or opts.default_steps, params.n)
+        width, height = self.size_for(tier, params)
+        return opts.price().cost(width, height, params.steps or opts.default_steps, params.n)
 
     def routing_info(
         self,
@@ -299,9 +307,10 @@ class GatewayService:
                     raise fail(api.GatewayTimeout("the request deadline passed"))
                 timeout = min(self.settings.tiers.get(tier).timeout_s, remaining)
                 w0 = time.perf_counter()
+                size = self.size_for(tier, params)
                 try:
                     response = await asyncio.wait_for(
-                        self.workers[tier].generate(self._worker_request(params), timeout=timeout), timeout
+                        self.workers[tier].generate(self._worker_request(params, size), timeout=timeout), timeout
                     )
                 except werr.WorkerBadRequest as exc:  # the user's request: no fallback, no breaker
                     raise fail(api.from_worker_error(exc, tier)) from None
@@ -329,6 +338,7 @@ class GatewayService:
                 self.metrics.worker_latency.labels(tier).observe(worker_s)
                 return Outcome(
                     response=response,
+                    size=size,
                     routing=info(),
                     router_ms=router_ms,
                     worker_ms=worker_s * 1000.0,
@@ -356,12 +366,12 @@ class GatewayService:
         policy = self.budget.policy
         return policy.period_s if policy.cloud_share is None else 1.0
 
-    def _worker_request(self, params: GenerationParams) -> GenerateRequest:
+    def _worker_request(self, params: GenerationParams, size: tuple[int, int]) -> GenerateRequest:
         return GenerateRequest(
             prompt=params.prompt,
             negative_prompt=params.negative_prompt,
-            width=params.width,
-            height=params.height,
+            width=size[0],
+            height=size[1],
             steps=params.steps,
             guidance_scale=params.guidance_scale,
             seed=params.seed,

@@ -65,6 +65,10 @@ class TierOptions(StrictModel):
     #: Key sent to the worker as ``Authorization: Bearer`` (never logged).
     api_key: SecretStr | None = None
     price: PriceOptions = Field(default_factory=PriceOptions)
+    #: Size (pixels) filled in when a request sent to this tier gives none; null = the gateway's
+    #: ``limits.default_width`` / ``limits.default_height``. Also the size its price is quoted at.
+    default_width: int | None = Field(default=None, ge=8)
+    default_height: int | None = Field(default=None, ge=8)
 
     @field_validator("url")
     @classmethod
@@ -134,7 +138,7 @@ class LimitOptions(StrictModel):
     max_route_batch: int = Field(default=256, ge=1)
     #: Largest request body in bytes (413 above).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    #: Size filled in when a request gives none, so the size never depends on the tier.
+    #: Size filled in when a request gives none and its tier sets no ``default_width/height``.
     default_width: int = Field(default=512, ge=8)
     default_height: int = Field(default=512, ge=8)
     #: Deadline of a whole request (routing, worker, fallback), in seconds.
@@ -151,6 +155,12 @@ class LimitOptions(StrictModel):
             if not self.min_size <= v <= self.max_size or v % self.size_multiple:
                 raise ValueError(f"{side}={v} must be a multiple of {self.size_multiple} in [min_size, max_size]")
         return self
+
+    def size_problem(self, side: str, value: int) -> str | None:
+        """Why ``value`` is not an allowed ``side`` (width / height), or None when it is."""
+        if not self.min_size <= value <= self.max_size or value % self.size_multiple:
+            return f"{side} {value} must be a multiple of {self.size_multiple} in [{self.min_size}, {self.max_size}]"
+        return None
 
 
 class HealthOptions(StrictModel):
@@ -208,4 +218,19 @@ class GatewaySettings(YamlSettings):
         reserved = names & {"auto", "edge", "cloud"}
         if reserved:
             raise ValueError(f"tier model names {sorted(reserved)} are reserved (auto, edge, cloud)")
+        for tier in TIERS:
+            opts = self.tiers.get(tier)
+            for side in ("default_width", "default_height"):
+                value = getattr(opts, side)
+                problem = None if value is None else self.limits.size_problem(f"tiers.{tier}.{side}", value)
+                if problem:
+                    raise ValueError(problem)
         return self
+
+    def default_size(self, tier: Tier) -> tuple[int, int]:
+        """(width, height) in pixels for a request to ``tier`` that gives no size: the tier's
+        ``default_width/height``, else ``limits.default_width/height``."""
+        opts = self.tiers.get(tier)
+        width = self.limits.default_width if opts.default_width is None else opts.default_width
+        height = self.limits.default_height if opts.default_height is None else opts.default_height
+        return width, height

@@ -10,17 +10,26 @@ from routet2i.gateway.settings import LimitOptions
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """A validated generation request, size filled in; steps and guidance stay ``None`` where the
-    tier's own default applies."""
+    """A validated generation request. ``width`` / ``height`` stay ``None`` where the request gave
+    none: the chosen tier's default size applies (:meth:`size`), filled in once the tier is known.
+    Steps and guidance stay ``None`` where the worker's own default applies."""
 
     prompt: str
     negative_prompt: str | None
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     steps: int | None
     guidance_scale: float | None
     seed: int | None
     n: int
+
+    def size(self, default: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) to send: the request's, each side the ``default`` (the tier's) where
+        it gave none."""
+        return (
+            default[0] if self.width is None else self.width,
+            default[1] if self.height is None else self.height,
+        )
 
 
 def check_prompt(prompt: str, limits: LimitOptions, field: str = "prompt") -> None:
@@ -45,23 +54,19 @@ def check_generation(
     n: int,
     size_field: str | None = None,
 ) -> GenerationParams:
-    """Validate and fill in the size. ``size_field`` names the field to blame for a bad size
-    (``size`` in the OpenAI API) instead of ``width`` / ``height``."""
+    """Validate the request. A size left out stays ``None`` (the chosen tier's default applies
+    later); a given one must fit the limits. ``size_field`` names the field to blame for a bad
+    size (``size`` in the OpenAI API) instead of ``width`` / ``height``."""
     check_prompt(prompt, limits)
     if negative_prompt is not None and len(negative_prompt) > limits.max_prompt_chars:
         raise InvalidField(
             f"negative_prompt has {len(negative_prompt)} characters; the limit is {limits.max_prompt_chars}",
             field="negative_prompt",
         )
-    w = limits.default_width if width is None else width
-    h = limits.default_height if height is None else height
-    for name, value in (("width", w), ("height", h)):
-        if not limits.min_size <= value <= limits.max_size or value % limits.size_multiple:
-            raise InvalidField(
-                f"{name} {value} must be a multiple of {limits.size_multiple} in "
-                f"[{limits.min_size}, {limits.max_size}]",
-                field=size_field or name,
-            )
+    for name, value in (("width", width), ("height", height)):
+        problem = None if value is None else limits.size_problem(name, value)
+        if problem:
+            raise InvalidField(problem, field=size_field or name)
     if steps is not None and not 1 <= steps <= limits.max_steps:
         raise InvalidField(f"steps {steps} must be in [1, {limits.max_steps}]", field="steps")
     if guidance_scale is not None and not 0 <= guidance_scale <= limits.max_guidance_scale:
@@ -70,4 +75,4 @@ def check_generation(
         )
     if not 1 <= n <= limits.max_n:
         raise InvalidField(f"n {n} must be in [1, {limits.max_n}]", field="n")
-    return GenerationParams(prompt, negative_prompt, w, h, steps, guidance_scale, seed, n)
+    return GenerationParams(prompt, negative_prompt, width, height, steps, guidance_scale, seed, n)

@@ -26,7 +26,7 @@ _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 
 def parse_size(size: str | None) -> tuple[int | None, int | None]:
-    """``"512x512"`` → (512, 512); None or ``auto`` → the gateway's default size."""
+    """``"512x512"`` → (512, 512); None or ``auto`` → the chosen tier's default size."""
     if size is None or size == "auto":
         return None, None
     m = _SIZE.match(size.strip().lower())
@@ -72,7 +72,7 @@ def build_router() -> APIRouter:
         result = OpenAIImagesResponse(
             created=int(time.time()),
             data=[OpenAIImage(b64_json=img.b64_png) for img in outcome.response.images],
-            size=f"{params.width}x{params.height}",
+            size="{}x{}".format(*outcome.size),
             routet2i=outcome.routing,
         )
         return Response(result.model_dump_json(), media_type="application/json", headers=routing_headers(outcome.routing))
