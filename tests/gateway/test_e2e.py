@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,70 +20,21 @@ import httpx
 import pytest
 import yaml
 
+from routet2i.bench.processes import ManagedProcess, free_port, routet2i_argv
 from tests.gateway.conftest import tiny_worker_config
 from tests.gateway.tiny_router import REFERENCE_PROMPTS
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "e2e-client-key"
 ADMIN_KEY = "e2e-admin-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 REQUEST_TIMEOUT_S = 20.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Proc:
-    """A ``routet2i`` subprocess with its log in a file."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Proc:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-        env = {k: v for k, v in env.items() if not k.startswith("ROUTET2I_") or k == "ROUTET2I_DATA_DIR"}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "routet2i.cli", *self.args], cwd=ROOT, env=env, stdout=out, stderr=out
-            )
-        return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def terminate(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-
-    def stop(self) -> None:
-        self.terminate()
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def wait_ready(self, url: str, timeout: float = 120.0, **kwargs: Any) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.args[0]} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2.0, **kwargs).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{url} not ready after {timeout} s:\n{self.log.read_text()[-3000:]}")
+def Proc(args: list[str], log: Path) -> ManagedProcess:
+    """A ``routet2i`` subprocess (offline, one torch thread) with its log in a file."""
+    return ManagedProcess(args[0], routet2i_argv(*args), log)
 
 
 def worker_config(path: Path, model: Path, name: str, port: int) -> Path:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from routet2i.bench.processes import free_port
 from routet2i.gateway.app import create_app
 from routet2i.gateway.batcher import MicroBatcher
 from routet2i.gateway.engine import RouterEngine
@@ -28,7 +29,7 @@ from routet2i.predictor.checkpoint import read_meta, write_meta
 from routet2i.routing.budget import BudgetController, BudgetPolicy
 from tests.gateway.conftest import MakeGateway, gateway_settings
 from tests.gateway.doubles import FakeEngine, FakeWorker
-from tests.gateway.test_e2e import Proc, free_port
+from tests.gateway.test_e2e import Proc
 from tests.gateway.tiny_router import REFERENCE_PROMPTS, save_tiny_router
 
 ADMIN_KEY = "reload-admin-key"
