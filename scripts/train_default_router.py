@@ -31,21 +31,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DATASETS = ("genai-bench-527", "agiqa-3k")
 
-#: light-vs-heavy pairs pooled for training (edge:cloud within a dataset).
+#: light-vs-heavy pairs pooled for training (edge:cloud within a dataset). The SDXL_Base pairs
+#: are left out: SDXL_Base is barely better than SDXL_Turbo on GenAI-Bench (the evaluation's
+#: "no meaningful gap" rule flags the pair), so their per-prompt gains are mostly rater noise; in
+#: 5-fold CV leaving them out did 0.00-0.02 APGR better on 5 of 6 pairs (one seed).
 PAIRS = (
     "genai-bench-527/SDXL_Turbo:DALLE_3",
     "genai-bench-527/SDXL_Turbo:Midjourney_6",
-    "genai-bench-527/SDXL_Turbo:SDXL_Base",
     "genai-bench-527/SDXL_2_1:DALLE_3",
     "genai-bench-527/SDXL_2_1:Midjourney_6",
-    "genai-bench-527/SDXL_2_1:SDXL_Base",
     "agiqa-3k/sd1.5_normal:xl2.2_normal",
     "agiqa-3k/sd1.5_normal:midjourney_normal",
 )
 
-#: training settings; everything else is configs/training.yaml. Variants measured under 5-fold
-#: cross-validation (more dropout, weight decay, model selection by validation Spearman) did no
-#: better on the pooled pairs, and weight decay (Adam's L2) collapsed PRŜ to a near-constant.
+#: training settings; everything else is configs/training.yaml (the code's defaults: key-token
+#: experts plus the monotone prompt-feature cues and the sentence path). Variants measured under
+#: 5-fold cross-validation (more dropout, weight decay, model selection by validation Spearman) did
+#: no better, and weight decay (Adam's L2) collapsed PRŜ to a near-constant.
 SETTINGS: dict[str, object] = {
     "encoder": "minilm",
     "optimisation": {"seed": 0},

@@ -378,6 +378,7 @@ CONFIG_LOADERS: list[tuple[str, Callable[[Path], Any]]] = [
     ("gateway.yaml", _load_gateway),
     ("metrics.yaml", _load_metrics),
     ("training.yaml", _load_training),
+    ("training-*.yaml", _load_training),
 ]
 
 

@@ -63,6 +63,8 @@ def time_batches(router: Any, prompts: list[str], batch: int, repeats: int) -> d
     ``decide_batch``; 3 warm-up calls first."""
     import torch
 
+    from routet2i.predictor.prompt_features import prompt_feature_tensor
+
     groups = [prompts[i : i + batch] for i in range(0, len(prompts), batch)][:repeats]
     enc_ms: list[float] = []
     pred_ms: list[float] = []
@@ -73,8 +75,9 @@ def time_batches(router: Any, prompts: list[str], batch: int, repeats: int) -> d
         t0 = time.perf_counter()
         enc = router.encoder.encode(g)
         t1 = time.perf_counter()
+        cues = router.model.config.prompt_features
         with torch.inference_mode():
-            router.model(enc.states, enc.mask)
+            router.model(enc.states, enc.mask, prompt_feature_tensor(g, cues) if cues else None)
         t2 = time.perf_counter()
         router.decide_batch(g)
         t3 = time.perf_counter()

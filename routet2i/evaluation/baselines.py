@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from routet2i.complexity import complexity_score, features
 from routet2i.evaluation.candidates import Candidate
-from routet2i.evaluation.complexity import complexity_score, features
 from routet2i.evaluation.views import QualityView
 from routet2i.ratings.pairs import PairData
 from routet2i.superiority import FloatArray

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from routet2i.errors import CheckpointError
 
 AffinitySoftmax = Literal["tokens", "experts"]
+FeatureSign = Literal["monotone", "free"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,23 @@ class PredictorConfig:
     #: ablation switch: False → one head predicts PRS directly from all experts' pooled vectors
     #: (no per-metric D̂).
     per_metric_heads: bool
+    #: prompt-feature cues (names from :data:`routet2i.complexity.FEATURE_NAMES`) added, as
+    #: log(1 + count), linearly to each head's logit; empty: none (the paper's predictor).
+    prompt_features: tuple[str, ...]
+    #: ``monotone``: every cue can only lower D̂ (more complexity → the cloud gains more; the
+    #: weights are −softplus(v)), so a cue learned on one dataset cannot flip sign on another;
+    #: ``free``: unconstrained weights.
+    feature_sign: FeatureSign
+    #: starting value v0 of each cue weight: −softplus(v0) when monotone (−1 → −0.31 per unit of
+    #: log(1 + count)), v0 itself when free. With early stopping the start acts as a prior
+    #: ("more complexity, more cloud gain") that the data can shrink.
+    feature_start: float
+    #: add a linear term of the mean-pooled (normalised) token states to each head's logit: a
+    #: sentence-level path beside the key-token experts.
+    sentence_path: bool
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "prompt_features", tuple(self.prompt_features))  # lists from settings
         for name in ("d_model", "n_metrics", "top_k", "rank", "hidden"):
             if int(getattr(self, name)) < 1:
                 raise CheckpointError(f"architecture: {name} must be >= 1, got {getattr(self, name)}")
@@ -74,8 +90,23 @@ class PredictorConfig:
                 f"architecture: affinity_softmax must be 'tokens' or 'experts', got {self.affinity_softmax!r}"
             )
 
+        from routet2i.complexity import FEATURE_NAMES
+
+        unknown_cues = [c for c in self.prompt_features if c not in FEATURE_NAMES]
+        if unknown_cues or len(set(self.prompt_features)) != len(self.prompt_features):
+            raise CheckpointError(
+                f"architecture: prompt_features must be distinct names among {list(FEATURE_NAMES)}, "
+                f"got {list(self.prompt_features)}"
+            )
+        if self.feature_sign not in ("monotone", "free"):
+            raise CheckpointError(
+                f"architecture: feature_sign must be 'monotone' or 'free', got {self.feature_sign!r}"
+            )
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["prompt_features"] = list(self.prompt_features)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictorConfig:
@@ -94,7 +125,12 @@ class PredictorConfig:
             values: dict[str, Any] = {k: (types[k](v) if k in types else v) for k, v in data.items()}
             values["dropout"] = float(values["dropout"])
             values["selection_noise"] = float(values["selection_noise"])
-            for flag in ("straight_through", "normalise_tokens", "token_selection", "dual_gate", "per_metric_heads"):
+            values["feature_start"] = float(values["feature_start"])
+            if not isinstance(values["prompt_features"], list | tuple):
+                raise TypeError(f"prompt_features must be a list of names, got {values['prompt_features']!r}")
+            values["prompt_features"] = tuple(str(c) for c in values["prompt_features"])
+            flags = ("straight_through", "normalise_tokens", "token_selection", "dual_gate", "per_metric_heads")
+            for flag in (*flags, "sentence_path"):
                 if not isinstance(values[flag], bool):
                     raise TypeError(f"{flag} must be true or false, got {values[flag]!r}")
         except (TypeError, ValueError) as exc:

@@ -21,6 +21,16 @@ Input: token states T (B, n, d) of a frozen text encoder and their mask (B, n). 
 4. pooling: z_i = Σ_selected w_t T̂[t] with w the selected tokens' affinities renormalised to
    sum to 1; head i (linear or a one-hidden-layer MLP) → D̂_i = sigmoid(·) ∈ (0, 1).
 
+Optional linear paths beside the experts (both off in the paper's predictor, both on in the
+shipped default; they add to each head's logit before the sigmoid):
+
+- ``prompt_features``: prompt-feature cues f (log(1 + count) of objects, counts, attributes,
+  spatial words, text to render, people…; :mod:`routet2i.predictor.prompt_features`) with weights
+  −softplus(v_i) (``feature_sign="monotone"``: a cue can only make the cloud look better, so what
+  is learned on one dataset cannot flip sign on another) or free weights;
+- ``sentence_path``: u_i · mean of the (normalised) token states, a sentence-level term that on a
+  few hundred prompts learns faster than the experts.
+
 PRŜ = Σ_i w_i D̂_i with the metric weights of the checkpoint. Ablations (config switches):
 no token selection (pool every real token), no dual gate (T̂ = T P_i S_i, no contrast), and a
 single PRS head (one MLP on the concatenated z_i predicts PRS; no D̂_i).
@@ -88,6 +98,11 @@ class KeyTokenPredictor(nn.Module):
                 [nn.Linear(n * h, hh), nn.GELU(), nn.Linear(hh, 1)] if hh else [nn.Linear(n * h, 1)]
             )
             self.prs_head = nn.Sequential(*layers)
+        n_out = n if config.per_metric_heads else 1
+        if config.prompt_features:
+            self.feature_weights = nn.Parameter(torch.full((n_out, len(config.prompt_features)), config.feature_start))
+        if config.sentence_path:
+            self.sentence_weights = nn.Parameter(torch.zeros(n_out, d))
         w = (
             torch.full((n,), 1.0 / n)
             if metric_weights is None
@@ -97,7 +112,9 @@ class KeyTokenPredictor(nn.Module):
             raise ValueError(f"metric_weights must be {n} non-negative numbers, not all zero; got {w.tolist()}")
         self.register_buffer("metric_weights", w / w.sum(), persistent=False)
 
-    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> PredictorOutput:
+    def forward(self, states: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None = None) -> PredictorOutput:
+        """``features``: (B, F) prompt-feature cues in ``config.prompt_features`` order (required
+        exactly when the config names some)."""
         cfg = self.config
         b, n_tok, d = states.shape
         if d != cfg.d_model:
@@ -139,18 +156,38 @@ class KeyTokenPredictor(nn.Module):
             soft = torch.einsum("ben,benh->beh", soft_w, self._gate(x.unsqueeze(1).expand(b, n_exp, n_tok, d)))
             pooled = pooled + soft - soft.detach()
         pooled = self.dropout(pooled)
+        extra = self._linear_paths(x, real, features)
 
         d_hat: torch.Tensor | None
         if cfg.per_metric_heads:
             z = pooled
             if cfg.head_hidden:
                 z = F.gelu(torch.einsum("beh,ehj->bej", z, self.head_w1) + self.head_b1)
-            d_hat = torch.sigmoid((z * self.head_w).sum(dim=-1) + self.head_b)  # (B, N)
+            d_hat = torch.sigmoid((z * self.head_w).sum(dim=-1) + self.head_b + extra)  # (B, N)
             prs = d_hat @ self.metric_weights
         else:
             d_hat = None
-            prs = torch.sigmoid(self.prs_head(pooled.reshape(b, -1))).squeeze(-1)
+            prs = torch.sigmoid(self.prs_head(pooled.reshape(b, -1)).squeeze(-1) + extra[:, 0])
         return PredictorOutput(prs=prs, d_hat=d_hat, selected=idx, selected_weight=weight)
+
+    def _linear_paths(self, x: torch.Tensor, real: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        """The logit terms of the optional linear paths, (B, N) or (B, 1) for the single head."""
+        cfg = self.config
+        b = x.shape[0]
+        n_out = cfg.n_metrics if cfg.per_metric_heads else 1
+        extra = torch.zeros(b, n_out, dtype=x.dtype, device=x.device)
+        if cfg.prompt_features:
+            if features is None or features.shape != (b, len(cfg.prompt_features)):
+                got = None if features is None else tuple(features.shape)
+                raise ValueError(f"this predictor needs prompt features {(b, len(cfg.prompt_features))}, got {got}")
+            w = -F.softplus(self.feature_weights) if cfg.feature_sign == "monotone" else self.feature_weights
+            extra = extra + features.to(x.dtype) @ w.T
+        elif features is not None:
+            raise ValueError("this predictor takes no prompt features")
+        if cfg.sentence_path:
+            mean = x.sum(dim=1) / real.sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
+            extra = extra + mean @ self.sentence_weights.T
+        return extra
 
     def _gate(self, tokens: torch.Tensor) -> torch.Tensor:
         """T̂ for token states (B, N, k, d) → (B, N, k, h): sigmoid(T⁺ − T⁻), or T P S without the dual gate."""

@@ -114,6 +114,7 @@ def train_predictor(
         epochs=opt.epochs,
         patience=opt.patience,
         weight_decay=opt.weight_decay,
+        feature_lr_scale=opt.feature_lr_scale,
         seed=opt.seed,
         select=opt.select,
         progress=progress,

@@ -15,6 +15,10 @@ from pydantic import Field, model_validator
 from routet2i.config import StrictModel, YamlSettings
 from routet2i.encoders.spec import DEFAULT_ENCODER
 
+#: the compositional cues of the default feature path (``words``, ``negation`` and ``comparison``
+#: are left out: length is not complexity, and negated prompts defeat large models as well).
+DEFAULT_CUES: tuple[str, ...] = ("nouns", "counts", "conjuncts", "spatial", "attributes", "text", "people")
+
 
 class ArchitectureSettings(StrictModel):
     """Everything of :class:`~routet2i.predictor.architecture.PredictorConfig` but d and N."""
@@ -31,6 +35,23 @@ class ArchitectureSettings(StrictModel):
     token_selection: bool = True
     dual_gate: bool = True
     per_metric_heads: bool = True
+    #: cue names from routet2i.complexity.FEATURE_NAMES for the linear feature path ([]: none).
+    prompt_features: list[str] = Field(default_factory=lambda: list(DEFAULT_CUES))
+    feature_sign: Literal["monotone", "free"] = "monotone"
+    #: starting cue weight v0 (monotone: −softplus(v0) ≈ −0.31 at −1); a prior, see docs/ROUTER.md.
+    feature_start: float = -1.0
+    sentence_path: bool = True
+
+    @model_validator(mode="after")
+    def _known_cues(self) -> ArchitectureSettings:
+        from routet2i.complexity import FEATURE_NAMES
+
+        unknown = [c for c in self.prompt_features if c not in FEATURE_NAMES]
+        if unknown or len(set(self.prompt_features)) != len(self.prompt_features):
+            raise ValueError(
+                f"prompt_features: {unknown or self.prompt_features} — use distinct names among {list(FEATURE_NAMES)}"
+            )
+        return self
 
 
 class OptimisationSettings(StrictModel):
@@ -38,6 +59,8 @@ class OptimisationSettings(StrictModel):
 
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
+    #: learning-rate multiplier for the prompt-feature cue weights (architecture.prompt_features).
+    feature_lr_scale: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=16, ge=1)
     epochs: int = Field(default=40, ge=1)
     #: stop after this many epochs without a better validation loss (0: never stop early).

@@ -29,6 +29,7 @@ class TokenStates:
 
     def __post_init__(self) -> None:
         self._index = {p: i for i, p in enumerate(self.prompts)}
+        self._features: dict[tuple[str, ...], torch.Tensor] = {}
 
     def rows_of(self, prompts: Sequence[str]) -> list[int]:
         """Positions of ``prompts`` (each must be cached)."""
@@ -37,6 +38,18 @@ class TokenStates:
     def batch(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded states (B, n, d) and mask (B, n) of the prompts at ``rows``."""
         return pad_states([self.states[r] for r in rows])
+
+    def features(self, rows: Sequence[int], names: Sequence[str]) -> torch.Tensor | None:
+        """Prompt-feature cues ``names`` (B, F) of the prompts at ``rows``; None if ``names`` is
+        empty. Computed once per prompt and cue set."""
+        if not names:
+            return None
+        key = tuple(names)
+        if key not in self._features:
+            from routet2i.predictor.prompt_features import prompt_feature_tensor
+
+            self._features[key] = prompt_feature_tensor(self.prompts, key)
+        return self._features[key][list(rows)]
 
 
 def pad_states(items: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

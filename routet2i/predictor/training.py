@@ -69,6 +69,15 @@ def masked_loss(out: PredictorOutput, d: torch.Tensor, prs: torch.Tensor) -> tup
     return (diff**2).sum() / max(count, 1), count
 
 
+def forward_rows(model: KeyTokenPredictor, tokens: TokenStates, rows: Sequence[int]) -> PredictorOutput:
+    """One forward pass over the prompts at ``rows`` (with their prompt features if the model
+    takes any), on the model's device."""
+    device = next(model.parameters()).device
+    states, mask = tokens.batch(rows)
+    feats = tokens.features(rows, model.config.prompt_features)
+    return model(states.to(device), mask.to(device), None if feats is None else feats.to(device))
+
+
 def evaluate_loss(model: KeyTokenPredictor, tokens: TokenStates, examples: Examples, batch_size: int = 256) -> float:
     """Masked MSE over all ``examples`` (eval mode)."""
     was_training = model.training
@@ -77,9 +86,7 @@ def evaluate_loss(model: KeyTokenPredictor, tokens: TokenStates, examples: Examp
     total, count = 0.0, 0
     with torch.no_grad():
         for s in range(0, len(examples), batch_size):
-            rows = examples.rows[s : s + batch_size]
-            states, mask = tokens.batch(rows)
-            out = model(states.to(device), mask.to(device))
+            out = forward_rows(model, tokens, examples.rows[s : s + batch_size])
             loss, n = masked_loss(
                 out, examples.d[s : s + batch_size].to(device), examples.prs[s : s + batch_size].to(device)
             )
@@ -107,6 +114,9 @@ class FitOptions:
     #: PRŜ against PRS (``spearman``: routing only uses the order of PRŜ), or the ``last``.
     select: Selection = "loss"
     progress: bool = False
+    #: learning-rate multiplier of the cue weights (a handful of numbers that early stopping would
+    #: otherwise stop long before they move).
+    feature_lr_scale: float = 1.0
 
 
 def fit(
@@ -124,6 +134,7 @@ def fit(
     select: Selection = "loss",
     progress: bool = False,
     num_threads: int | None = 1,
+    feature_lr_scale: float = 1.0,
 ) -> FitResult:
     """Train ``model`` in place and keep the weights of the selected epoch (see
     :class:`FitOptions` and the module docstring).
@@ -134,7 +145,7 @@ def fit(
     """
     if not len(train):
         raise ValueError("no training example")
-    options = FitOptions(lr, batch_size, epochs, patience, weight_decay, seed, select, progress)
+    options = FitOptions(lr, batch_size, epochs, patience, weight_decay, seed, select, progress, feature_lr_scale)
     previous = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
@@ -152,7 +163,12 @@ def _fit(model: KeyTokenPredictor, tokens: TokenStates, train: Examples, val: Ex
     torch.manual_seed(o.seed)
     gen = torch.Generator().manual_seed(o.seed)
     device = next(model.parameters()).device
-    opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    cue = [p for n, p in model.named_parameters() if n == "feature_weights"]
+    rest = [p for n, p in model.named_parameters() if n != "feature_weights"]
+    groups: list[dict[str, object]] = [{"params": rest}]
+    if cue:
+        groups.append({"params": cue, "lr": o.lr * o.feature_lr_scale})
+    opt = torch.optim.Adam(groups, lr=o.lr, weight_decay=o.weight_decay)
     best_score = math.inf
     best_epoch = 0
     best_loss = math.nan
@@ -166,8 +182,7 @@ def _fit(model: KeyTokenPredictor, tokens: TokenStates, train: Examples, val: Ex
         run_loss, run_n = 0.0, 0
         for s in range(0, len(perm), o.batch_size):
             idx = perm[s : s + o.batch_size]
-            states, mask = tokens.batch([train.rows[i] for i in idx])
-            out = model(states.to(device), mask.to(device))
+            out = forward_rows(model, tokens, [train.rows[i] for i in idx])
             loss, n = masked_loss(out, train.d[idx].to(device), train.prs[idx].to(device))
             if n == 0:
                 continue
@@ -202,13 +217,11 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(PRŜ (R,), D̂ (R, N) or None) for the token-state ``rows`` (eval mode)."""
     model.eval()
-    device = next(model.parameters()).device
     prs: list[np.ndarray] = []
     dh: list[np.ndarray] = []
     with torch.inference_mode():
         for s in range(0, len(rows), batch_size):
-            states, mask = tokens.batch(list(rows[s : s + batch_size]))
-            out = model(states.to(device), mask.to(device))
+            out = forward_rows(model, tokens, list(rows[s : s + batch_size]))
             prs.append(out.prs.cpu().double().numpy())
             if out.d_hat is not None:
                 dh.append(out.d_hat.cpu().double().numpy())

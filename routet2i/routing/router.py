@@ -124,6 +124,9 @@ class Router:
         """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint)."""
         import torch
 
+        from routet2i.predictor.prompt_features import prompt_feature_tensor
+
+        cues = self.model.config.prompt_features
         items = list(prompts)
         if not items:
             return np.zeros(0), None
@@ -131,8 +134,10 @@ class Router:
         d_hat: list[np.ndarray] = []
         with self._lock, torch.inference_mode():
             for s in range(0, len(items), self.batch_size):
-                enc = self.encoder.encode(items[s : s + self.batch_size])
-                out = self.model(enc.states.to(self.device), enc.mask.to(self.device))
+                chunk = items[s : s + self.batch_size]
+                enc = self.encoder.encode(chunk)
+                feats = prompt_feature_tensor(chunk, cues).to(self.device) if cues else None
+                out = self.model(enc.states.to(self.device), enc.mask.to(self.device), feats)
                 prs.append(out.prs.double().cpu().numpy())
                 if out.d_hat is not None:
                     d_hat.append(out.d_hat.double().cpu().numpy())

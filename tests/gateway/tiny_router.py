@@ -49,8 +49,12 @@ def save_tiny_router(path: Path, encoder_dir: Path | None = None, *, seed: int =
 
     encoder = save_tiny_bert(encoder_dir or path.parent / f"{path.name}-encoder", seed=seed)
     torch.manual_seed(seed)
-    # The training settings' architecture block (its defaults for anything not set here).
-    arch = ArchitectureSettings(top_k=4, rank=4, hidden=8, head_hidden=0, dropout=0.0)
+    # The training settings' architecture block (its defaults for anything not set here). The
+    # linear paths are off: the head rescaling below assumes the logit is z·w + b (the router's
+    # own tests cover the paths through a trained checkpoint).
+    arch = ArchitectureSettings(
+        top_k=4, rank=4, hidden=8, head_hidden=0, dropout=0.0, prompt_features=[], sentence_path=False
+    )
     config = PredictorConfig(d_model=32, n_metrics=len(METRICS), **arch.model_dump())
     model = KeyTokenPredictor(config)
     meta = CheckpointMeta(

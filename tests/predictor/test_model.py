@@ -31,6 +31,10 @@ def config(**over: Any) -> PredictorConfig:
         token_selection=True,
         dual_gate=True,
         per_metric_heads=True,
+        prompt_features=(),
+        feature_sign="monotone",
+        feature_start=-1.0,
+        sentence_path=False,
     )
     base.update(over)
     return PredictorConfig(**base)
@@ -61,7 +65,18 @@ VARIANTS = {
     "single-prs-head": {"per_metric_heads": False},
     "linear-heads": {"head_hidden": 0},
     "single-metric": {"n_metrics": 1},
+    "prompt-features": {"prompt_features": ("nouns", "counts", "people")},
+    "free-prompt-features": {"prompt_features": ("nouns", "people"), "feature_sign": "free"},
+    "sentence-path": {"sentence_path": True},
+    "single-head-with-both-paths": {"per_metric_heads": False, "prompt_features": ("text",), "sentence_path": True},
 }
+
+
+def cues(cfg: PredictorConfig, b: int, seed: int = 3) -> torch.Tensor | None:
+    """Random log(1 + count)-like cue values for the cues ``cfg`` names (None if it names none)."""
+    if not cfg.prompt_features:
+        return None
+    return 3 * torch.rand(b, len(cfg.prompt_features), generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -69,7 +84,7 @@ def test_shapes_ranges_and_weights(variant: str) -> None:
     cfg = config(**VARIANTS[variant])
     m = model(cfg)
     states, mask = batch([7, 2, 5])
-    out = m(states, mask)
+    out = m(states, mask, cues(cfg, 3))
     assert out.prs.shape == (3,)
     assert ((out.prs > 0) & (out.prs < 1)).all()
     if cfg.per_metric_heads:
@@ -194,3 +209,81 @@ def test_straight_through_keeps_the_forward_value() -> None:
     b.d_hat.sum().backward()
     # the expert embedding gets gradient from tokens outside the top-K too
     assert st.expert_embeddings.grad is not None and st.expert_embeddings.grad.abs().sum() > 0
+
+
+def _randomise(m: KeyTokenPredictor, scale: float = 2.0) -> None:
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name in ("feature_weights", "sentence_weights"):
+            if hasattr(m, name):
+                p = getattr(m, name)
+                p.copy_(scale * torch.randn(p.shape, generator=g))
+
+
+def test_monotone_cues_can_only_make_the_cloud_look_better() -> None:
+    cfg = config(prompt_features=("nouns", "counts", "people"))
+    m = model(cfg)
+    _randomise(m)  # whatever the learned weights, more of a cue never raises D̂
+    states, mask = batch([6, 3, 4])
+    f = cues(cfg, 3)
+    assert f is not None
+    base = m(states, mask, f).d_hat
+    assert base is not None
+    for j in range(f.shape[1]):
+        more = f.clone()
+        more[:, j] += 1.0
+        d_more = m(states, mask, more).d_hat
+        assert d_more is not None and (d_more < base).all()
+
+
+def test_free_cues_can_push_either_way() -> None:
+    cfg = config(prompt_features=("nouns", "people"), feature_sign="free")
+    m = model(cfg)
+    with torch.no_grad():
+        m.feature_weights.copy_(torch.tensor([[1.0, -1.0]] * cfg.n_metrics))
+    states, mask = batch([5, 5])
+    f = torch.zeros(2, 2)
+    base = m(states, mask, f).d_hat
+    up = m(states, mask, torch.tensor([[1.0, 0.0]] * 2)).d_hat
+    down = m(states, mask, torch.tensor([[0.0, 1.0]] * 2)).d_hat
+    assert base is not None and up is not None and down is not None
+    assert (up > base).all() and (down < base).all()
+
+
+def test_prompt_features_are_required_exactly_when_configured() -> None:
+    states, mask = batch([4, 2])
+    with_cues = model(config(prompt_features=("nouns", "text")))
+    with pytest.raises(ValueError, match="needs prompt features"):
+        with_cues(states, mask)
+    with pytest.raises(ValueError, match="needs prompt features"):
+        with_cues(states, mask, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="takes no prompt features"):
+        model()(states, mask, torch.zeros(2, 2))
+
+
+def test_sentence_path_ignores_padding() -> None:
+    m = model(config(sentence_path=True))
+    _randomise(m)
+    states, mask = batch([7, 2, 5])
+    more_states, more_mask = batch([7, 2, 5], n=30, seed=2)
+    more_states[:, :7] = states
+    torch.testing.assert_close(m(states, mask).prs, m(more_states, more_mask).prs, atol=1e-6, rtol=0)
+    # and it changes the prediction (the path is wired in)
+    plain = model(config())
+    assert not torch.allclose(m(states, mask).prs, plain(states, mask).prs)
+
+
+def test_config_keeps_cue_names_and_rejects_unknown_ones() -> None:
+    cfg = config(prompt_features=["people", "text"], sentence_path=True)
+    assert cfg.prompt_features == ("people", "text")
+    data = cfg.to_dict()
+    assert data["prompt_features"] == ["people", "text"]  # JSON-friendly
+    assert PredictorConfig.from_dict(data) == cfg
+    with pytest.raises(CheckpointError, match="prompt_features"):
+        config(prompt_features=("people", "unicorns"))
+    with pytest.raises(CheckpointError, match="prompt_features"):
+        config(prompt_features=("people", "people"))
+    with pytest.raises(CheckpointError, match="feature_sign"):
+        config(feature_sign="positive")
+    with pytest.raises(CheckpointError, match="prompt_features"):
+        PredictorConfig.from_dict({**data, "prompt_features": "people"})

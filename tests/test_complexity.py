@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routet2i.evaluation.complexity import FEATURE_NAMES, complexity_score, feature_matrix, features
+from routet2i.complexity import FEATURE_NAMES, complexity_score, feature_matrix, features
 
 
 def test_counts_objects_numbers_spatial_attributes_and_text() -> None:
@@ -40,3 +40,11 @@ def test_feature_matrix_has_one_column_per_feature() -> None:
     assert m.shape == (3, len(FEATURE_NAMES))
     assert np.all(m[2] == 0)
     assert m[1, FEATURE_NAMES.index("words")] == 5
+
+
+def test_people_and_anatomy_are_their_own_cue() -> None:
+    f = features("A portrait of a girl holding a cup with both hands")
+    assert f["people"] == 3  # portrait, girl, hands
+    assert f["nouns"] == 1  # cup; people words are not nouns as well
+    # a person weighs more than an object: small models fail on human anatomy
+    assert complexity_score("a man on a bench") > complexity_score("a box on a bench")
