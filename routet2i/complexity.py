@@ -613,9 +613,7 @@ def complexity_score(prompt: str) -> float:
     return float(sum(WEIGHTS[k] * f[k] for k in WEIGHTS))
 
 
-def feature_matrix(prompts: Sequence[str]) -> NDArray[np.float64]:
-    """(P, len(FEATURE_NAMES)) matrix of :func:`features`, columns in :data:`FEATURE_NAMES` order."""
+def feature_matrix(prompts: Sequence[str], names: Sequence[str] = FEATURE_NAMES) -> NDArray[np.float64]:
+    """(P, len(names)) matrix of :func:`features`, columns in ``names`` order (all by default)."""
     rows = [features(p) for p in prompts]
-    return np.asarray([[r[k] for k in FEATURE_NAMES] for r in rows], dtype=np.float64).reshape(
-        len(rows), len(FEATURE_NAMES)
-    )
+    return np.asarray([[r[k] for k in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))

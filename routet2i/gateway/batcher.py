@@ -15,13 +15,13 @@ during a swap finishes on the old one, the next one runs on the new one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from routet2i.gateway.ports import DecisionEngine, Prediction
+from routet2i.tasks import cancel_and_wait
 
 #: Called after each batch with (prompts in it, requests in it, seconds the model took).
 BatchObserver = Callable[[int, int, float], None]
@@ -78,10 +78,7 @@ class MicroBatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self._queue is not None:
             while not self._queue.empty():
                 item = self._queue.get_nowait()

@@ -22,6 +22,7 @@ from its folder without a restart (the old router serves until the new one is lo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,21 @@ def load_settings(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.gateway.assembly import build_app
+
+    return serve_settings(args, build_app)
+
+
+def serve_settings(args: argparse.Namespace, make_app: Callable[[Any], Any]) -> int:
+    """Load the settings of ``args``, configure logging, build the app with ``make_app(settings)``
+    and serve it until shutdown (shared by ``gateway`` and ``serve``)."""
     from routet2i.gateway.logs import configure_logging
     from routet2i.gateway.server import serve
 
     settings = load_settings(args)
     log_level = str(getattr(args, "log_level", "INFO"))
     configure_logging(log_level, json_logs=settings.logging.json_logs)
-    app = build_app(settings)
     serve(
-        app,
+        make_app(settings),
         host=settings.server.host,
         port=settings.server.port,
         graceful_shutdown_s=settings.server.graceful_shutdown_s,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from routet2i.config import CONFIG_DIR
 from routet2i.gateway.command import add_arguments as add_gateway_arguments
@@ -34,22 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.gateway.assembly import load_engine
-    from routet2i.gateway.command import load_settings
+    from routet2i.gateway.command import serve_settings
     from routet2i.gateway.embedded import create_embedded_app
-    from routet2i.gateway.logs import configure_logging
-    from routet2i.gateway.server import serve
     from routet2i.workers.settings import WorkerSettings
 
-    settings = load_settings(args)
-    log_level = str(getattr(args, "log_level", "INFO"))
-    configure_logging(log_level, json_logs=settings.logging.json_logs)
-    edge, cloud = WorkerSettings.load(args.edge), WorkerSettings.load(args.cloud)
-    app = create_embedded_app(settings, load_engine(settings), {"edge": edge, "cloud": cloud})
-    serve(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        graceful_shutdown_s=settings.server.graceful_shutdown_s,
-        log_level=log_level,
-    )
-    return 0
+    def make_app(settings: Any) -> Any:
+        edge, cloud = WorkerSettings.load(args.edge), WorkerSettings.load(args.cloud)
+        return create_embedded_app(settings, load_engine(settings), {"edge": edge, "cloud": cloud})
+
+    return serve_settings(args, make_app)

@@ -10,7 +10,6 @@ back, so a tier returns without waiting for a user request to risk it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from routet2i.gateway.ports import ImageWorker
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
 from routet2i.routing.budget import TIERS, Tier
+from routet2i.tasks import cancel_and_wait
 from routet2i.workers import errors as werr
 
 log = logging.getLogger("routet2i.gateway.health")
@@ -118,10 +118,7 @@ class TierHealth:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while True:

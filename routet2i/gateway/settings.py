@@ -151,9 +151,9 @@ class LimitOptions(StrictModel):
         if self.min_size > self.max_size:
             raise ValueError(f"min_size {self.min_size} > max_size {self.max_size}")
         for side in ("default_width", "default_height"):
-            v = getattr(self, side)
-            if not self.min_size <= v <= self.max_size or v % self.size_multiple:
-                raise ValueError(f"{side}={v} must be a multiple of {self.size_multiple} in [min_size, max_size]")
+            problem = self.size_problem(side, getattr(self, side))
+            if problem:
+                raise ValueError(problem)
         return self
 
     def size_problem(self, side: str, value: int) -> str | None:

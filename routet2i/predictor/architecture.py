@@ -90,14 +90,11 @@ class PredictorConfig:
                 f"architecture: affinity_softmax must be 'tokens' or 'experts', got {self.affinity_softmax!r}"
             )
 
-        from routet2i.complexity import FEATURE_NAMES
+        from routet2i.predictor.prompt_features import cue_problem
 
-        unknown_cues = [c for c in self.prompt_features if c not in FEATURE_NAMES]
-        if unknown_cues or len(set(self.prompt_features)) != len(self.prompt_features):
-            raise CheckpointError(
-                f"architecture: prompt_features must be distinct names among {list(FEATURE_NAMES)}, "
-                f"got {list(self.prompt_features)}"
-            )
+        problem = cue_problem(self.prompt_features)
+        if problem:
+            raise CheckpointError(f"architecture: {problem}")
         if self.feature_sign not in ("monotone", "free"):
             raise CheckpointError(
                 f"architecture: feature_sign must be 'monotone' or 'free', got {self.feature_sign!r}"

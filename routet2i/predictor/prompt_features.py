@@ -9,15 +9,26 @@ statistics need to be stored with the checkpoint.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from routet2i.complexity import features
+from routet2i.complexity import FEATURE_NAMES, feature_matrix
+
+if TYPE_CHECKING:
+    import torch
+
+
+def cue_problem(names: Sequence[str]) -> str | None:
+    """Why ``names`` is not a valid cue list (unknown or repeated names), or None."""
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown or len(set(names)) != len(names):
+        return f"prompt_features must be distinct names among {list(FEATURE_NAMES)}, got {list(names)}"
+    return None
 
 
 def prompt_feature_tensor(prompts: Sequence[str], names: Sequence[str]) -> torch.Tensor:
     """(P, len(names)) float32 tensor of log(1 + count) for the cues ``names`` of each prompt."""
-    rows = [features(p) for p in prompts]
-    values = np.asarray([[r[n] for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
-    return torch.from_numpy(np.log1p(values).astype(np.float32))
+    import torch
+
+    return torch.from_numpy(np.log1p(feature_matrix(prompts, names)).astype(np.float32))

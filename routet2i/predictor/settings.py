@@ -44,13 +44,11 @@ class ArchitectureSettings(StrictModel):
 
     @model_validator(mode="after")
     def _known_cues(self) -> ArchitectureSettings:
-        from routet2i.complexity import FEATURE_NAMES
+        from routet2i.predictor.prompt_features import cue_problem
 
-        unknown = [c for c in self.prompt_features if c not in FEATURE_NAMES]
-        if unknown or len(set(self.prompt_features)) != len(self.prompt_features):
-            raise ValueError(
-                f"prompt_features: {unknown or self.prompt_features} — use distinct names among {list(FEATURE_NAMES)}"
-            )
+        problem = cue_problem(self.prompt_features)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from routet2i.errors import ConfigError
 
@@ -48,6 +48,32 @@ class ClipBackend(Protocol):
     def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor: ...
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor: ...
+
+
+class TorchClipBackend:
+    """What every torch CLIP backend shares: the model (put in eval mode), its name, the device
+    and dtype it runs in, and its learned logit scale. Subclasses add the towers' inputs."""
+
+    def __init__(self, model: Any, name: str, device: torch.device, dtype: torch.dtype) -> None:
+        self._model = model.eval()
+        self._name = name
+        self._device = device
+        self._dtype = dtype
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self._model.logit_scale.detach().float().exp().item())
+
+
+def normalised(features: torch.Tensor) -> torch.Tensor:
+    """``features`` as :class:`ClipBackend` returns them: float32, on the CPU, L2-normalised."""
+    import torch.nn.functional as F
+
+    return F.normalize(features.float().cpu(), dim=-1)
 
 
 @dataclass(frozen=True)

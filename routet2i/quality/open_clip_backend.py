@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routet2i.errors import ConfigError
+from routet2i.quality.backend import TorchClipBackend, normalised
 
 if TYPE_CHECKING:
     import torch
@@ -29,7 +30,7 @@ _SCHEMAS = ("hf-hub:", "local-dir:")
 _PRECISION = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
-class OpenClipBackend:
+class OpenClipBackend(TorchClipBackend):
     """An open_clip model with its evaluation transform and tokenizer."""
 
     def __init__(
@@ -41,12 +42,9 @@ class OpenClipBackend:
         device: torch.device,
         dtype: torch.dtype,
     ) -> None:
-        self._model = model.eval()
+        super().__init__(model, name, device, dtype)
         self._preprocess = preprocess
         self._tokenizer = tokenizer
-        self._name = name
-        self._device = device
-        self._dtype = dtype
 
     @classmethod
     def load(cls, model: str, pretrained: str | None, *, device: torch.device, dtype: torch.dtype) -> OpenClipBackend:
@@ -92,21 +90,13 @@ class OpenClipBackend:
             raise ConfigError(f"open_clip model {model!r} has no logit_scale: not a contrastive CLIP model")
         return cls(clip, preprocess, tokenizer, name, device, dtype)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self._model.logit_scale.detach().float().exp().item())
-
     def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         import torch
 
         pixels = torch.stack([self._preprocess(im) for im in images]).to(self._device, self._dtype)
         with torch.inference_mode():
             features = self._model.encode_image(pixels)
-        return _normalised(features)
+        return normalised(features)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         import torch
@@ -114,10 +104,4 @@ class OpenClipBackend:
         tokens = self._tokenizer(list(texts)).to(self._device)
         with torch.inference_mode():
             features = self._model.encode_text(tokens)
-        return _normalised(features)
-
-
-def _normalised(features: torch.Tensor) -> torch.Tensor:
-    import torch.nn.functional as F
-
-    return F.normalize(features.float().cpu(), dim=-1)
+        return normalised(features)

@@ -10,24 +10,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from routet2i.errors import ConfigError
+from routet2i.quality.backend import TorchClipBackend, normalised
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
 
-class TransformersClipBackend:
+class TransformersClipBackend(TorchClipBackend):
     """A ``transformers.CLIPModel`` with its image processor and tokenizer."""
 
     def __init__(
         self, model: Any, image_processor: Any, tokenizer: Any, name: str, device: torch.device, dtype: torch.dtype
     ) -> None:
-        self._model = model.eval()
+        super().__init__(model, name, device, dtype)
         self._image_processor = image_processor
         self._tokenizer = tokenizer
-        self._name = name
-        self._device = device
-        self._dtype = dtype
         self._max_length = int(model.config.text_config.max_position_embeddings)
 
     @classmethod
@@ -43,14 +41,6 @@ class TransformersClipBackend:
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot load transformers CLIP model {model!r}: {exc}") from exc
         return cls(clip, image_processor, tokenizer, model, device, dtype)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self._model.logit_scale.detach().float().exp().item())
 
     def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         import torch
@@ -76,7 +66,5 @@ class TransformersClipBackend:
 def _normalised(out: Any) -> torch.Tensor:
     """The projected features (a tensor, or ``pooler_output`` in transformers 5), normalised."""
     import torch
-    import torch.nn.functional as F
 
-    features = out if isinstance(out, torch.Tensor) else out.pooler_output
-    return F.normalize(features.float().cpu(), dim=-1)
+    return normalised(out if isinstance(out, torch.Tensor) else out.pooler_output)

@@ -8,10 +8,10 @@ and ``/readyz`` turns 200 only once the model is loaded and warmed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Literal
 
+from routet2i.tasks import cancel_and_wait
 from routet2i.workers.backend import GenerationJob, ImageBackend
 from routet2i.workers.errors import WorkerUnavailable
 from routet2i.workers.metrics import WorkerMetrics
@@ -50,9 +50,7 @@ class WorkerRuntime:
 
     async def stop(self) -> None:
         if self._load_task is not None and not self._load_task.done():
-            self._load_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._load_task
+            await cancel_and_wait(self._load_task)
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.backend.close()

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from routet2i.tasks import cancel_and_wait
 from routet2i.workers.backend import GenerationJob, ImageBackend, ImageResult
 from routet2i.workers.errors import WorkerError, WorkerOverloaded, WorkerTimeout, WorkerUnavailable
 from routet2i.workers.metrics import WorkerMetrics
@@ -110,10 +111,7 @@ class GenerationScheduler:
     async def stop(self) -> None:
         """Refuse new work, fail queued requests with 503, wait for running batches."""
         self._closed = True
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+        await cancel_and_wait(self._dispatcher)
         leftovers = [*self._forming, *self._queue]
         self._forming = []
         self._queue.clear()

@@ -8,17 +8,13 @@ from pathlib import Path
 import pytest
 
 from routet2i.encoders.base import TextEncoder
+from tests.torch_threads import one_torch_thread
 
 
 @pytest.fixture(autouse=True, scope="package")
 def _single_torch_thread() -> Iterator[None]:
-    """Tiny models: extra intra-op threads only add synchronisation (badly so on a busy machine)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

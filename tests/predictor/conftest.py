@@ -10,12 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.torch_threads import one_torch_thread
+
 
 @pytest.fixture(autouse=True, scope="package")
 def _single_torch_thread() -> Iterator[None]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_torch_thread():
+        yield

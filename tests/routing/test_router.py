@@ -17,19 +17,15 @@ from routet2i.ratings.pairs import PairSpec
 from routet2i.routing.router import Decision, Router, resolve_checkpoint
 from tests.predictor.keyword_data import keyword_prompts, keyword_ratings
 from tests.tiny.text_encoders import save_tiny_bert
+from tests.torch_threads import one_torch_thread
 
 PROMPTS = [*keyword_prompts(12, seed=42), "", "a zebra " * 100]
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _single_torch_thread() -> Iterator[None]:
-    """Tiny models: extra intra-op threads only add synchronisation (badly so on a busy machine)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

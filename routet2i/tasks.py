@@ -1,0 +1,17 @@
+"""Small asyncio helpers shared by the gateway and the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has stopped. A task that had already failed
+    re-raises its exception here, as awaiting it would."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
