@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from routet2i.bench.load import drive, summarise
+from routet2i.bench.load import drive_stack, request_deadline_s, summarise
 
 SCENARIOS = ("kill", "slow", "garbage")
 
@@ -49,7 +49,7 @@ def run_scenario(
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
     settings = stack.gateway_settings
-    deadline = float(settings["limits"]["request_timeout_s"])
+    deadline = request_deadline_s(stack)
     cloud_timeout = float(settings["tiers"]["cloud"]["timeout_s"])
     delay = slow_delay_s if slow_delay_s is not None else cloud_timeout + 1.0
     events: dict[str, float] = {}
@@ -85,12 +85,10 @@ def run_scenario(
     t_start = time.monotonic()
     try:
         records, elapsed = asyncio.run(
-            drive(
-                stack.gateway_url,
+            drive_stack(
+                stack,
                 clients=clients,
                 duration_s=duration_s,
-                headers=stack.client_headers,
-                timeout_s=deadline + 30.0,
                 id_prefix=f"fault-{scenario}",
                 seeds=itertools.count(1_000_000 * (SCENARIOS.index(scenario) + 1)),
                 during=during,

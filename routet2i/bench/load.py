@@ -171,6 +171,39 @@ async def drive(
     return records, time.monotonic() - t0
 
 
+#: Seconds a bench client waits beyond the gateway's own request deadline before it records
+#: ``client_timeout`` (the gateway should always answer first).
+CLIENT_MARGIN_S = 30.0
+
+
+def request_deadline_s(stack: Any) -> float:
+    """The gateway's deadline of a whole request (``limits.request_timeout_s``), in seconds."""
+    return float(stack.gateway_settings["limits"]["request_timeout_s"])
+
+
+async def drive_stack(
+    stack: Any,
+    *,
+    clients: int,
+    duration_s: float,
+    id_prefix: str,
+    seeds: Iterator[int],
+    during: Callable[[float], None] | None = None,
+) -> tuple[list[RequestRecord], float]:
+    """:func:`drive` against a started :class:`~routet2i.bench.stack.Stack`'s gateway, with its
+    client headers; a client gives up :data:`CLIENT_MARGIN_S` after the request deadline."""
+    return await drive(
+        stack.gateway_url,
+        clients=clients,
+        duration_s=duration_s,
+        headers=stack.client_headers,
+        timeout_s=request_deadline_s(stack) + CLIENT_MARGIN_S,
+        id_prefix=id_prefix,
+        seeds=seeds,
+        during=during,
+    )
+
+
 def summarise(records: list[RequestRecord], elapsed_s: float, *, deadline_s: float | None = None) -> dict[str, Any]:
     """What the clients saw: statuses, errors, latencies, and the per-request checks."""
     statuses = Counter(str(r.status) for r in records)
@@ -273,22 +306,13 @@ def run_load(
     then the checks. Returns the report (a JSON-able dict)."""
     from routet2i.bench.stack import access_log_ids
 
-    deadline = float(stack.gateway_settings["limits"]["request_timeout_s"])
-    client_timeout = deadline + 30.0
+    deadline = request_deadline_s(stack)
     seeds = itertools.count(1)
     rss_ready = stack.gateway.rss_bytes()
     warm: dict[str, Any] = {}
     if warmup_s > 0:
         warm_records, warm_s = asyncio.run(
-            drive(
-                stack.gateway_url,
-                clients=clients,
-                duration_s=warmup_s,
-                headers=stack.client_headers,
-                timeout_s=client_timeout,
-                id_prefix="warm",
-                seeds=seeds,
-            )
+            drive_stack(stack, clients=clients, duration_s=warmup_s, id_prefix="warm", seeds=seeds)
         )
         warm = summarise(warm_records, warm_s)
         time.sleep(settle_s)
@@ -300,14 +324,8 @@ def run_load(
         sampler = RssSampler(stack.gateway.pid)
         sampler.start()
         try:
-            records, elapsed = await drive(
-                stack.gateway_url,
-                clients=clients,
-                duration_s=duration_s,
-                headers=stack.client_headers,
-                timeout_s=client_timeout,
-                id_prefix="load",
-                seeds=seeds,
+            records, elapsed = await drive_stack(
+                stack, clients=clients, duration_s=duration_s, id_prefix="load", seeds=seeds
             )
         finally:
             await sampler.stop()

@@ -43,10 +43,28 @@ def _clip_text_config(hidden: int, layers: int, projection_dim: int | None = Non
     )
 
 
+def _tiny_vae(**overrides: Any) -> Any:
+    """The tiny 4-channel SD / SDXL autoencoder (two blocks of 4 and 8 channels)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        **{
+            "block_out_channels": [4, 8],
+            "in_channels": 3,
+            "out_channels": 3,
+            "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+            "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"],
+            "latent_channels": 4,
+            "norm_num_groups": 2,
+            **overrides,
+        }
+    )
+
+
 def build_tiny_sd(seed: int = 0) -> Any:
     """A tiny ``StableDiffusionPipeline`` (SD 1.x / SD-Turbo architecture)."""
     import torch
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
@@ -69,15 +87,7 @@ def build_tiny_sd(seed: int = 0) -> Any:
         timestep_spacing="trailing",
         steps_offset=1,
     )
-    vae = AutoencoderKL(
-        block_out_channels=[4, 8],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        norm_num_groups=2,
-    )
+    vae = _tiny_vae()
     text_encoder = CLIPTextModel(_clip_text_config(hidden=32, layers=2))
     return StableDiffusionPipeline(
         unet=unet,
@@ -95,7 +105,7 @@ def build_tiny_sd(seed: int = 0) -> Any:
 def build_tiny_sdxl(seed: int = 0) -> Any:
     """A tiny ``StableDiffusionXLPipeline`` (two CLIP text towers, text-time conditioning)."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
@@ -119,16 +129,7 @@ def build_tiny_sdxl(seed: int = 0) -> Any:
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading"
     )
-    vae = AutoencoderKL(
-        block_out_channels=[4, 8],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        norm_num_groups=2,
-        sample_size=128,
-    )
+    vae = _tiny_vae(sample_size=128)
     text_encoder = CLIPTextModel(_clip_text_config(hidden=32, layers=2, projection_dim=32))
     text_encoder_2 = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
     return StableDiffusionXLPipeline(
