@@ -113,6 +113,28 @@ def weights_for(names: Sequence[str], weights: Mapping[str, float] | None) -> Fl
     return normalise_weights([float(weights.get(n, 0.0)) for n in names], len(names))
 
 
+def parse_metric_weights(text: str, option: str = "--weights") -> dict[str, float] | None:
+    """``"alignment=0.7,quality=0.3"`` → ``{"alignment": 0.7, "quality": 0.3}`` (empty → None).
+
+    Only the syntax is checked here (a :class:`~routet2i.errors.ConfigError` naming ``option``);
+    names and values are checked against the metrics where the weights are used
+    (:func:`weights_for`)."""
+    from routet2i.errors import ConfigError
+
+    if not text.strip():
+        return None
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError(item)
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"{option}: expected NAME=NUMBER[,NAME=NUMBER…], got {item!r}") from None
+    return out
+
+
 def pareto_superiority(d: ArrayLike, weights: ArrayLike | None = None) -> FloatArray:
     """PRS = sum_i w_i D_i per prompt, shape (P,), renormalising ``w`` over non-NaN D_i.
 

@@ -94,23 +94,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
-def parse_weights(text: str) -> dict[str, float] | None:
-    from routet2i.errors import ConfigError
-
-    if not text.strip():
-        return None
-    out: dict[str, float] = {}
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError(item)
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ConfigError(f"--weights: expected NAME=NUMBER[,NAME=NUMBER…], got {item!r}") from None
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -123,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.ratings.importers import import_dataset
     from routet2i.ratings.pairs import PairSpec
     from routet2i.ratings.table import RatingsTable
+    from routet2i.superiority import parse_metric_weights
 
     log = logging.getLogger("routet2i.evaluate")
     if not args.ratings and not args.dataset:
@@ -141,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_boot=max(0, args.bootstrap),
         min_effect=args.min_effect,
-        weights=parse_weights(args.weights),
+        weights=parse_metric_weights(args.weights),
         train_pairs=tuple(args.train_pair),
     )
     out: Path = args.out

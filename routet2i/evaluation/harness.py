@@ -213,7 +213,7 @@ def evaluate_pair(
             trained_on, split_rows = pool_for(cand)
         for k, s in enumerate(splits):
             test = pair.subset(s.test_index)
-            test_views = [QualityView(v.name, v.q_edge[s.test_index], v.q_cloud[s.test_index]) for v in views]
+            test_views = [v.subset(s.test_index) for v in views]
             if cand.learns:
                 rows = split_rows[s.name]
                 if not rows:

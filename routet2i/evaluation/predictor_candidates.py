@@ -1,7 +1,7 @@
 """The project's own router (the dual-gate token-selection predictor) as an evaluation candidate.
 
 Three ways in, all scoring a prompt by 1 - PRŜ (a prompt the edge is predicted to lose goes to the
-cloud first):
+cloud first), with PRŜ computed for the view being measured (:func:`view_cloud_scores`):
 
 - ``predictor`` (optionally ``predictor:SETTINGS.yaml``): trained from scratch on every split with
   the training settings (``configs/training.yaml`` by default) through
@@ -36,9 +36,10 @@ from routet2i.errors import CheckpointError, DataError
 from routet2i.evaluation.candidates import Candidate, TrainingData
 from routet2i.evaluation.encoder_memo import EncoderPool
 from routet2i.evaluation.protocols import prompt_key
+from routet2i.evaluation.views import QualityView
 from routet2i.ratings.pairs import PairData, PairSpec
 from routet2i.ratings.table import RatingsTable
-from routet2i.superiority import FloatArray
+from routet2i.superiority import FloatArray, pareto_superiority
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ class PredictorCandidate(Candidate):
             raise DataError(f"{self.name}: scored before training")
         return cloud_scores(self._router, test.prompts)
 
+    def score_views(self, test: PairData, views: list[QualityView]) -> dict[str, FloatArray]:
+        if self._router is None:
+            raise DataError(f"{self.name}: scored before training")
+        return view_cloud_scores(self._router, test.prompts, views, self.warnings)
+
     def training_record(self) -> dict[str, object]:
         return dict(self._record)
 
@@ -142,6 +148,37 @@ def cloud_scores(router: Any, prompts: list[str]) -> FloatArray:
     """1 - PRŜ of ``prompts`` from a :class:`~routet2i.routing.router.Router`."""
     prs, _ = router.predict(prompts)
     return 1.0 - np.asarray(prs, dtype=np.float64)
+
+
+def view_cloud_scores(
+    router: Any, prompts: list[str], views: list[QualityView], warnings: list[str]
+) -> dict[str, FloatArray]:
+    """1 - PRŜ per view, with PRŜ over the metrics the view measures.
+
+    PRŜ = Σ_i w_i D̂_i with the deployment's metric weights (DESIGN §1): a deployment judged on
+    alignment alone routes with ``{"alignment": 1}`` (``routet2i route --weights``). So each view
+    is ranked with its own weights (:attr:`QualityView.weights`) restricted to the metrics the
+    router predicts, e.g. an alignment-only pair by D̂_alignment of a router that also predicts
+    perceptual quality. Where the router predicts only some of a view's metrics, or none (or has
+    a single PRS head: then its own PRŜ ranks the view), a note in ``warnings`` says so.
+    """
+    from routet2i.routing.router import routing_weights
+
+    prs, d_hat = router.predict(prompts)
+    names = list(router.metrics)
+    out: dict[str, FloatArray] = {}
+    for v in views:
+        known = {m: w for m, w in v.weights.items() if w > 0 and m in names}
+        missing = sorted(m for m, w in v.weights.items() if w > 0 and m not in names)
+        if d_hat is None or not known:
+            out[v.name] = 1.0 - np.asarray(prs, dtype=np.float64)
+            note = f"view {v.name}: the router predicts none of its metrics {missing}; ranked by its PRŜ over {names}"
+        else:
+            out[v.name] = 1.0 - pareto_superiority(d_hat, routing_weights(names, known))
+            note = f"view {v.name}: ranked by D̂ of {sorted(known)} only; the router does not predict {missing}"
+        if v.weights and missing and note not in warnings:
+            warnings.append(note)
+    return out
 
 
 @dataclass
@@ -208,3 +245,6 @@ class FrozenCheckpointCandidate(Candidate):
 
     def score(self, test: PairData) -> FloatArray:
         return cloud_scores(self.load(), test.prompts)
+
+    def score_views(self, test: PairData, views: list[QualityView]) -> dict[str, FloatArray]:
+        return view_cloud_scores(self.load(), test.prompts, views, self.warnings)

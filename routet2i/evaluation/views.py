@@ -8,13 +8,15 @@ A pair carries N metrics per prompt (normalised within the dataset, see
   metrics" and the quality the router is judged on;
 - one view per metric when there is more than one.
 
-A prompt enters a view only where both tiers have a value for it.
+A prompt enters a view only where both tiers have a value for it. Each view also names the metric
+weights it averages (``weights``), so that a router predicting per-metric quality can rank the
+prompts by the metrics the view measures (:mod:`routet2i.evaluation.predictor_candidates`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +33,12 @@ class QualityView:
     name: str
     q_edge: FloatArray
     q_cloud: FloatArray
+    #: the metrics this view averages, name → weight (summing to 1).
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def subset(self, index: np.ndarray) -> QualityView:
+        """The view restricted to the prompts at ``index``."""
+        return QualityView(self.name, self.q_edge[index], self.q_cloud[index], dict(self.weights))
 
     def present(self) -> np.ndarray:
         """Boolean mask of the prompts this view has (both tiers scored)."""
@@ -55,7 +63,12 @@ def aggregate_view(pair: PairData, weights: Mapping[str, float] | None = None) -
     """The weighted mean of the normalised metrics, over the metrics both tiers have per prompt."""
     w = weights_for(pair.metrics, weights)
     both = ~np.isnan(pair.q_edge) & ~np.isnan(pair.q_cloud)
-    return QualityView(AGGREGATE, weighted_mean(pair.q_edge, both, w), weighted_mean(pair.q_cloud, both, w))
+    return QualityView(
+        AGGREGATE,
+        weighted_mean(pair.q_edge, both, w),
+        weighted_mean(pair.q_cloud, both, w),
+        {m: float(x) for m, x in zip(pair.metrics, w.tolist(), strict=True) if x > 0},
+    )
 
 
 def quality_views(pair: PairData, weights: Mapping[str, float] | None = None) -> list[QualityView]:
@@ -63,7 +76,7 @@ def quality_views(pair: PairData, weights: Mapping[str, float] | None = None) ->
     views = [aggregate_view(pair, weights)]
     if len(pair.metrics) > 1:
         for j, metric in enumerate(pair.metrics):
-            views.append(QualityView(metric, pair.q_edge[:, j].copy(), pair.q_cloud[:, j].copy()))
+            views.append(QualityView(metric, pair.q_edge[:, j].copy(), pair.q_cloud[:, j].copy(), {metric: 1.0}))
     return views
 
 

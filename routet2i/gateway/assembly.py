@@ -26,18 +26,14 @@ def worker_client(options: TierOptions, *, probe_timeout: float, **kwargs: objec
 
 
 def http_workers(settings: GatewaySettings) -> dict[Tier, WorkerClient]:
-    return {
-        tier: worker_client(settings.tiers.get(tier), probe_timeout=settings.health.timeout_s) for tier in TIERS
-    }
+    return {tier: worker_client(settings.tiers.get(tier), probe_timeout=settings.health.timeout_s) for tier in TIERS}
 
 
 def load_engine(settings: GatewaySettings) -> DecisionEngine:
     """The router model named by ``router.checkpoint`` (or the packaged default), loaded once."""
-    from routet2i.gateway.engine import RouterEngine
+    from routet2i.gateway.reload import product_loader
 
-    return RouterEngine.load(
-        settings.router.checkpoint, device=settings.router.device, batch_size=settings.router.max_batch
-    )
+    return product_loader(settings)(settings.router.checkpoint)
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:

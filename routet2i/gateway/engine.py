@@ -8,6 +8,7 @@ nothing heavy; :meth:`RouterEngine.load` imports torch and the encoder.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,17 +36,27 @@ class RouterEngine:
         self.router = router
         if router.calibration is None:
             log.warning(
-                "checkpoint %s has no calibration: the threshold starts at 0.5 and follows live traffic "
+                "checkpoint %s has no calibration%s: the threshold starts at 0.5 and follows live traffic "
                 "once the budget window is warm",
                 router.path,
+                f" for these metric weights ({router.calibration_note})" if router.calibration_note else "",
             )
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None, *, device: str = "auto", batch_size: int = 64) -> RouterEngine:
+    def load(
+        cls,
+        checkpoint: str | Path | None,
+        *,
+        device: str = "auto",
+        batch_size: int = 64,
+        metric_weights: Mapping[str, float] | None = None,
+    ) -> RouterEngine:
         """Load the checkpoint (None: the packaged default) and its encoder on ``device``."""
         from routet2i.routing.router import Router
 
-        return cls(Router(checkpoint, device=resolve_device(device), batch_size=batch_size))
+        return cls(
+            Router(checkpoint, device=resolve_device(device), batch_size=batch_size, metric_weights=metric_weights)
+        )
 
     def predict(self, prompts: list[str]) -> list[Prediction]:
         prs, d_hat = self.router.predict(prompts)
@@ -69,7 +80,7 @@ class RouterEngine:
             "checkpoint": str(self.router.path),
             "encoder": meta.encoder,
             "metrics": list(meta.metrics),
-            "metric_weights": list(meta.metric_weights),
+            "metric_weights": self.router.metric_weights,
             "gamma": meta.gamma,
             "code_version": meta.code_version,
             "training": {k: training[k] for k in ("data_id", "seed", "pairs") if k in training},

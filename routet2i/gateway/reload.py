@@ -77,12 +77,18 @@ def _outcome(exc: ApiError) -> str:
 
 
 def product_loader(settings: GatewaySettings) -> EngineLoader:
-    """The product's loader: :meth:`RouterEngine.load` with the gateway's device and batch size."""
+    """The product's loader: :meth:`RouterEngine.load` with the gateway's device, batch size and
+    metric weights."""
 
     def load(checkpoint: Path | None) -> DecisionEngine:
         from routet2i.gateway.engine import RouterEngine
 
-        return RouterEngine.load(checkpoint, device=settings.router.device, batch_size=settings.router.max_batch)
+        return RouterEngine.load(
+            checkpoint,
+            device=settings.router.device,
+            batch_size=settings.router.max_batch,
+            metric_weights=settings.router.metric_weights,
+        )
 
     return load
 

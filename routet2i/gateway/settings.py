@@ -37,6 +37,10 @@ class RouterOptions(StrictModel):
     #: Once concurrent requests are seen, a batch waits at most this long for company (ms).
     #: A lone request never waits: batches form from what queued while the model was busy.
     max_wait_ms: float = Field(default=2.0, ge=0)
+    #: PRŜ metric weights (name → weight), e.g. ``{alignment: 1}``; null = the checkpoint's own.
+    #: Other weights need a calibration made with them (``routet2i calibrate --weights``); without
+    #: one the threshold starts at 0.5 and follows live traffic.
+    metric_weights: dict[str, float] | None = None
 
 
 class PriceOptions(StrictModel):

@@ -81,6 +81,9 @@ class Calibration:
     cloud_shares: dict[str, float] = field(default_factory=dict)
     #: free-form provenance (file name, checkpoint, time).
     source: str = ""
+    #: the metric weights PRŜ was computed with (name → weight, summing to 1); None: the
+    #: checkpoint's own weights (every calibration made while training).
+    metric_weights: dict[str, float] | None = None
 
     def threshold_for_budget(self, budget: float) -> float:
         """α for ``budget``: the calibrated α where this budget was calibrated, else the PRŜ
@@ -97,7 +100,7 @@ class Calibration:
         return min(MAX_THRESHOLD, float(np.interp(b, self.levels, self.quantiles)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "prompts_id": self.prompts_id,
             "n_prompts": self.n_prompts,
             "source": self.source,
@@ -106,6 +109,9 @@ class Calibration:
             "levels": list(self.levels),
             "quantiles": list(self.quantiles),
         }
+        if self.metric_weights is not None:
+            out["metric_weights"] = dict(self.metric_weights)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
@@ -120,6 +126,11 @@ class Calibration:
                 thresholds={str(k): float(v) for k, v in dict(data.get("thresholds") or {}).items()},
                 cloud_shares={str(k): float(v) for k, v in dict(data.get("cloud_shares") or {}).items()},
                 source=str(data.get("source", "")),
+                metric_weights=(
+                    None
+                    if data.get("metric_weights") is None
+                    else {str(k): float(v) for k, v in dict(data["metric_weights"]).items()}
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"calibration block is malformed: {exc!r}") from exc
@@ -128,8 +139,15 @@ class Calibration:
         return cal
 
 
-def calibrate(prs: ArrayLike, budgets: Iterable[float], prompts_id: str, source: str = "") -> Calibration:
-    """Thresholds for ``budgets`` and the PRŜ quantiles on these reference PRŜ values."""
+def calibrate(
+    prs: ArrayLike,
+    budgets: Iterable[float],
+    prompts_id: str,
+    source: str = "",
+    metric_weights: dict[str, float] | None = None,
+) -> Calibration:
+    """Thresholds for ``budgets`` and the PRŜ quantiles on these reference PRŜ values
+    (``metric_weights``: the weights PRŜ was computed with, None for the checkpoint's own)."""
     v = _finite(prs)
     thresholds: dict[str, float] = {}
     shares: dict[str, float] = {}
@@ -145,6 +163,7 @@ def calibrate(prs: ArrayLike, budgets: Iterable[float], prompts_id: str, source:
         thresholds=thresholds,
         cloud_shares=shares,
         source=source,
+        metric_weights=metric_weights,
     )
 
 

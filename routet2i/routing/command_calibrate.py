@@ -5,7 +5,9 @@ two PRŜ values around the cut), so that routing to the cloud iff PRŜ < α send
 prompts to the cloud (within one prompt), or fewer where α hit 0.5: a prompt the edge is
 predicted to win never goes to the cloud. The thresholds, the PRŜ quantiles at 0, 0.01, …, 1
 (from which the gateway's budget controller can start for any budget) and the prompts' id (sha1
-of the file) replace the checkpoint's calibration block in config.json.
+of the file) replace the checkpoint's calibration block in config.json. With ``--weights`` PRŜ is
+computed with those metric weights (see ``routet2i route --weights``) and the calibration records
+them: it then applies to routers with the same weights only.
 
 Prompts: one a line, or JSON Lines with a ``prompt`` field. Use prompts like the live traffic.
 
@@ -37,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SHARE",
         help="cloud share in [0, 1] (repeatable)",
     )
+    parser.add_argument(
+        "--weights",
+        default="",
+        metavar="NAME=W,…",
+        help="metric weights of PRŜ, e.g. alignment=1 to calibrate for (default: the checkpoint's own; recorded)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="prompts per forward pass (default 64)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
@@ -47,15 +55,29 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.prompts import prompt_texts
     from routet2i.routing.calibration import calibrate, check_budget, file_id
     from routet2i.routing.router import Router
+    from routet2i.superiority import parse_metric_weights
 
     budgets = [check_budget(b) for b in args.budget]
     prompts = prompt_texts(args.prompts)
-    router = Router(args.checkpoint, device=args.device, batch_size=args.batch_size, num_threads=args.threads)
+    weights = parse_metric_weights(args.weights)
+    router = Router(
+        args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        metric_weights=weights,
+    )
     t0 = time.perf_counter()
     prs, _ = router.predict(prompts)
     elapsed = time.perf_counter() - t0
     print(f"scored {len(prompts)} prompts in {elapsed:.2f} s ({len(prompts) / elapsed:.1f} prompts/s)", file=sys.stderr)
-    cal = calibrate(prs, budgets, prompts_id=file_id(args.prompts), source=str(args.prompts))
+    cal = calibrate(
+        prs,
+        budgets,
+        prompts_id=file_id(args.prompts),
+        source=str(args.prompts),
+        metric_weights=router.metric_weights if weights is not None else None,
+    )
     meta = router.meta
     meta.calibration = cal.to_dict()
     write_meta(args.checkpoint, meta)

@@ -6,6 +6,13 @@ threshold passed in, typically from the budget controller; with none, 0.5: the c
 it is predicted to be better). :meth:`Router.threshold_for_budget` turns a cloud-share budget into
 α from the checkpoint's calibration.
 
+Metric weights: PRŜ = Σ_i w_i D̂_i (DESIGN §1). By default w is the checkpoint's own (those it
+was trained and calibrated with); ``metric_weights`` (name → weight, renormalised; unnamed metrics
+weigh 0) routes for other preferences, e.g. ``{"alignment": 1}`` for a deployment judged on
+alignment alone. The predictor's D̂ do not depend on w, so no retraining is needed, but a stored
+calibration only applies to the weights it was made with: with other weights the router is
+uncalibrated until ``routet2i calibrate --weights …`` is run.
+
 Thread safety: every public method may be called from any thread (typically one dedicated worker
 thread of the gateway); a lock serialises the forward passes. Inference runs under
 ``torch.inference_mode``; nothing is trained.
@@ -14,7 +21,7 @@ thread of the gateway); a lock serialises the forward passes. Inference runs und
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,9 +29,10 @@ from typing import Any, Literal
 import numpy as np
 
 from routet2i.encoders.base import TextEncoder
-from routet2i.errors import CheckpointError
+from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
 from routet2i.routing.calibration import MAX_THRESHOLD, Calibration
+from routet2i.superiority import FloatArray, pareto_superiority, weights_for
 
 Tier = Literal["edge", "cloud"]
 
@@ -58,6 +66,19 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
     return default
 
 
+def routing_weights(metrics: Sequence[str], weights: Mapping[str, float]) -> FloatArray:
+    """``weights`` (name → weight) as an array in the order of ``metrics``, summing to 1; unknown
+    names, negative values or all zeros are a :class:`ConfigError` that names the metrics."""
+    try:
+        return weights_for(list(metrics), dict(weights))
+    except ValueError as exc:
+        raise ConfigError(f"metric weights {dict(weights)}: {exc} (the checkpoint predicts {list(metrics)})") from None
+
+
+def _describe_weights(metrics: Sequence[str], w: FloatArray) -> str:
+    return ", ".join(f"{m}={v:.3g}" for m, v in zip(metrics, w.tolist(), strict=True))
+
+
 class Router:
     """Routing decisions from a predictor checkpoint (see the module docstring).
 
@@ -65,7 +86,8 @@ class Router:
     and predictor. ``encoder``: an already loaded encoder to reuse (its spec must equal the
     checkpoint's). ``batch_size``: prompts per forward pass. ``num_threads``: if given, set torch's
     intra-op thread count (process-wide!) — 1 gives the lowest single-prompt latency on a busy
-    CPU host (docs/ROUTER.md has the figures).
+    CPU host (docs/ROUTER.md has the figures). ``metric_weights``: route for these metric
+    weights instead of the checkpoint's (see the module docstring).
     """
 
     def __init__(
@@ -76,6 +98,7 @@ class Router:
         encoder: TextEncoder | None = None,
         batch_size: int = 64,
         num_threads: int | None = None,
+        metric_weights: Mapping[str, float] | None = None,
     ) -> None:
         from routet2i.encoders.loading import load_encoder
 
@@ -98,14 +121,34 @@ class Router:
             )
         self.device = device
         self.batch_size = batch_size
-        self.calibration: Calibration | None = (
-            Calibration.from_dict(self.meta.calibration) if self.meta.calibration else None
-        )
+        own = np.asarray(self.meta.metric_weights, dtype=np.float64)
+        self.weights: FloatArray = own if metric_weights is None else routing_weights(self.metrics, metric_weights)
+        #: the weights to recompute PRŜ with from D̂ (None: the model's own PRŜ is already right).
+        self._reweight: FloatArray | None = None if np.allclose(self.weights, own) else self.weights
+        if self._reweight is not None and not self.model.config.per_metric_heads:
+            raise CheckpointError(f"{path}: a single-PRS-head checkpoint predicts no D̂ to reweight by metric")
+        stored = Calibration.from_dict(self.meta.calibration) if self.meta.calibration else None
+        #: why a stored calibration does not apply (None when it does, or there is none).
+        self.calibration_note: str | None = None
+        if stored is not None:
+            made_with = own if stored.metric_weights is None else routing_weights(self.metrics, stored.metric_weights)
+            if not np.allclose(made_with, self.weights):
+                self.calibration_note = (
+                    f"its calibration was made with metric weights {_describe_weights(self.metrics, made_with)}, "
+                    f"not {_describe_weights(self.metrics, self.weights)}"
+                )
+                stored = None
+        self.calibration: Calibration | None = stored
         self._lock = threading.Lock()
 
     @property
     def metrics(self) -> list[str]:
         return list(self.meta.metrics)
+
+    @property
+    def metric_weights(self) -> dict[str, float]:
+        """The weights PRŜ is computed with (name → weight, summing to 1)."""
+        return dict(zip(self.metrics, self.weights.tolist(), strict=True))
 
     @property
     def encoder_spec(self) -> str:
@@ -115,8 +158,10 @@ class Router:
         """α for a cloud-share budget from the stored calibration (quantiles interpolated,
         clamped to ≤ 0.5). Without a calibration: a :class:`CheckpointError`."""
         if self.calibration is None:
+            why = f" for these metric weights ({self.calibration_note})" if self.calibration_note else ""
+            again = " --weights " + ",".join(f"{k}={v:.6g}" for k, v in self.metric_weights.items()) if why else ""
             raise CheckpointError(
-                f"{self.path} is not calibrated; run `routet2i calibrate --checkpoint {self.path} ...`"
+                f"{self.path} is not calibrated{why}; run `routet2i calibrate --checkpoint {self.path}{again} ...`"
             )
         return self.calibration.threshold_for_budget(budget)
 
@@ -141,7 +186,10 @@ class Router:
                 prs.append(out.prs.double().cpu().numpy())
                 if out.d_hat is not None:
                     d_hat.append(out.d_hat.double().cpu().numpy())
-        return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
+        d_all = np.concatenate(d_hat) if d_hat else None
+        if self._reweight is not None and d_all is not None:
+            return pareto_superiority(d_all, self._reweight), d_all
+        return np.concatenate(prs), d_all
 
     def decide_batch(self, prompts: Sequence[str], threshold: float | None = None) -> list[Decision]:
         """One :class:`Decision` per prompt, cloud iff PRŜ < ``threshold`` (default 0.5)."""

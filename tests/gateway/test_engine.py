@@ -65,3 +65,19 @@ def test_an_uncalibrated_checkpoint_starts_at_the_ceiling(tiny_router_dir: Path,
     with TestClient(app) as client:
         d = client.post("/v1/route", json={"prompt": "a red fox"}).json()["decisions"][0]
         assert (d["threshold"], d["threshold_source"]) == (0.5, "ceiling")
+
+
+def test_router_metric_weights_from_the_gateway_settings(
+    tiny_router_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from routet2i.gateway.reload import product_loader
+
+    settings = gateway_settings(router={"device": "cpu", "metric_weights": {METRICS[0]: 1.0}})
+    with caplog.at_level("WARNING", logger="routet2i.gateway"):
+        engine = product_loader(settings)(tiny_router_dir)
+    assert engine.describe()["metric_weights"] == {METRICS[0]: 1.0, METRICS[1]: 0.0}
+    preds = engine.predict(REFERENCE_PROMPTS[:5])
+    assert [p.prs for p in preds] == pytest.approx([p.metrics[METRICS[0]] for p in preds])
+    # the shipped calibration was made with the checkpoint's weights: the live threshold takes over
+    assert engine.threshold_for_budget(0.3) is None
+    assert "no calibration for these metric weights" in caplog.text

@@ -58,6 +58,9 @@ def test_calibration_record_and_interpolated_budgets() -> None:
     assert cloud_share(prs, cal.threshold_for_budget(0.15)) == pytest.approx(0.15, abs=0.01)
     again = Calibration.from_dict(cal.to_dict())
     assert again == cal
+    assert "metric_weights" not in cal.to_dict()  # made with the checkpoint's own weights
+    weighted = calibrate(prs, [0.2], prompts_id="sha1:x", metric_weights={"alignment": 1.0, "quality": 0.0})
+    assert Calibration.from_dict(weighted.to_dict()).metric_weights == {"alignment": 1.0, "quality": 0.0}
 
 
 def test_bad_budgets_and_records() -> None:

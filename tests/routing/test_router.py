@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routet2i.errors import CheckpointError
+from routet2i.cli import main
+from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta, write_meta
 from routet2i.predictor.pipeline import train_predictor
 from routet2i.predictor.settings import TrainingSettings
@@ -106,3 +107,66 @@ def test_default_checkpoint_is_missing_with_a_clear_error() -> None:
         return
     with pytest.raises(CheckpointError, match="no packaged default router"):
         Router(None)
+
+
+def test_metric_weights_recompute_prs_from_the_predicted_d(router: Router, checkpoint: Path) -> None:
+    base = router.decide_batch(PROMPTS)
+    align = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
+    mixed = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 3, "quality": 1})
+    assert align.metric_weights == {"alignment": 1.0, "quality": 0.0}
+    for b, a, m in zip(base, align.decide_batch(PROMPTS), mixed.decide_batch(PROMPTS), strict=True):
+        assert a.metrics == pytest.approx(b.metrics, abs=1e-6)  # D̂ does not depend on the weights
+        assert a.prs == pytest.approx(b.metrics["alignment"], abs=1e-6)
+        assert m.prs == pytest.approx(0.75 * b.metrics["alignment"] + 0.25 * b.metrics["quality"], abs=1e-6)
+    # the checkpoint's own weights, spelled out: same PRŜ, calibration still applies
+    own = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1, "quality": 1})
+    assert own.calibration == router.calibration and own.calibration_note is None
+    assert own.threshold_for_budget(0.2) == router.threshold_for_budget(0.2)
+
+
+def test_a_calibration_applies_only_to_the_weights_it_was_made_with(router: Router, checkpoint: Path) -> None:
+    align = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
+    assert align.calibration is None
+    assert align.calibration_note is not None and "alignment=0.5, quality=0.5" in align.calibration_note
+    with pytest.raises(CheckpointError, match="not calibrated for these metric weights") as err:
+        align.threshold_for_budget(0.3)
+    assert "--weights alignment=1,quality=0" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [({"sharpness": 1.0}, "sharpness"), ({"alignment": -1.0}, "non-negative"), ({"quality": 0.0}, "not all zero")],
+)
+def test_bad_metric_weights_are_a_config_error_naming_the_metrics(
+    router: Router, checkpoint: Path, weights: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        Router(checkpoint, encoder=router.encoder, metric_weights=weights)
+    assert "['alignment', 'quality']" in str(err.value)
+
+
+def test_route_and_calibrate_with_weights_from_the_cli(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / "router"
+    shutil.copytree(checkpoint, copy)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(PROMPTS[:12]) + "\n", encoding="utf-8")
+    assert main(["route", "--checkpoint", str(copy), "--weights", "alignment=1", "--budget", "0.3", "a prompt"]) != 0
+    assert "not calibrated for these metric weights" in capsys.readouterr().err
+    cmd = ["calibrate", "--checkpoint", str(copy), "--prompts", str(prompts), "--budget", "0.25"]
+    assert main([*cmd, "--weights", "alignment=1"]) == 0
+    assert read_meta(copy).calibration["metric_weights"] == {"alignment": 1.0, "quality": 0.0}
+    capsys.readouterr()
+    assert main(["route", "--checkpoint", str(copy), "--weights", "alignment=1", "--budget", "0.25", *PROMPTS[:4]]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["prs"] for x in lines] == pytest.approx([x["metrics"]["alignment"] for x in lines], abs=1e-6)
+    assert lines[0]["threshold"] == read_meta(copy).calibration["thresholds"]["0.25"]
+    # the checkpoint's own weights no longer match the stored calibration
+    assert main(["route", "--checkpoint", str(copy), "--budget", "0.25", "a prompt"]) != 0
+    assert "not calibrated for these metric weights" in capsys.readouterr().err
+    assert main(["route", "--checkpoint", str(copy), "--weights", "alignment", "a prompt"]) != 0
+    assert "--weights: expected NAME=NUMBER" in capsys.readouterr().err
