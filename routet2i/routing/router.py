@@ -160,8 +160,14 @@ class Router:
         if self.calibration is None:
             why = f" for these metric weights ({self.calibration_note})" if self.calibration_note else ""
             again = " --weights " + ",".join(f"{k}={v:.6g}" for k, v in self.metric_weights.items()) if why else ""
+            target = self.path
+            copy = ""
+            if self.path.resolve() == default_checkpoint_dir().resolve():
+                target = Path("my-router")
+                copy = f"copy the packaged router (`cp -r {self.path} {target}`) and "
             raise CheckpointError(
-                f"{self.path} is not calibrated{why}; run `routet2i calibrate --checkpoint {self.path}{again} ...`"
+                f"{self.path} is not calibrated{why}; {copy}run `routet2i calibrate --checkpoint {target}{again} "
+                "--prompts FILE --budget SHARE`"
             )
         return self.calibration.threshold_for_budget(budget)
 

@@ -39,6 +39,16 @@ def test_routes_a_prompt_offline(capsys: pytest.CaptureFixture[str]) -> None:
     assert (line["tier"] == "cloud") == (line["prs"] < line["threshold"])
 
 
+def test_routes_for_alignment_alone_and_says_how_to_calibrate_for_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", "--weights", "alignment=1", "a red car next to two blue bicycles"]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert line["prs"] == pytest.approx(line["metrics"]["alignment"])
+    # the shipped calibration is for the shipped weights; never edit the installed package in place
+    assert main(["route", "--weights", "alignment=1", "--budget", "0.3", "a red car"]) != 0
+    err = capsys.readouterr().err
+    assert "not calibrated for these metric weights" in err and "copy the packaged router" in err
+
+
 def test_a_bigger_budget_sends_at_least_as_many_prompts_to_the_cloud(capsys: pytest.CaptureFixture[str]) -> None:
     prompts = [
         "a dog",
