@@ -39,7 +39,7 @@ from routet2i.evaluation.protocols import prompt_key
 from routet2i.evaluation.views import QualityView
 from routet2i.ratings.pairs import PairData, PairSpec
 from routet2i.ratings.table import RatingsTable
-from routet2i.superiority import FloatArray, pareto_superiority
+from routet2i.superiority import FloatArray, pareto_superiority, weights_for
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,6 @@ def view_cloud_scores(
     perceptual quality. Where the router predicts only some of a view's metrics, or none (or has
     a single PRS head: then its own PRŜ ranks the view), a note in ``warnings`` says so.
     """
-    from routet2i.routing.router import routing_weights
-
     prs, d_hat = router.predict(prompts)
     names = list(router.metrics)
     out: dict[str, FloatArray] = {}
@@ -174,7 +172,7 @@ def view_cloud_scores(
             out[v.name] = 1.0 - np.asarray(prs, dtype=np.float64)
             note = f"view {v.name}: the router predicts none of its metrics {missing}; ranked by its PRŜ over {names}"
         else:
-            out[v.name] = 1.0 - pareto_superiority(d_hat, routing_weights(names, known))
+            out[v.name] = 1.0 - pareto_superiority(d_hat, weights_for(names, known))
             note = f"view {v.name}: ranked by D̂ of {sorted(known)} only; the router does not predict {missing}"
         if v.weights and missing and note not in warnings:
             warnings.append(note)

@@ -32,7 +32,7 @@ from routet2i.encoders.base import TextEncoder
 from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
 from routet2i.routing.calibration import MAX_THRESHOLD, Calibration
-from routet2i.superiority import FloatArray, pareto_superiority, weights_for
+from routet2i.superiority import FloatArray, weights_for
 
 Tier = Literal["edge", "cloud"]
 
@@ -123,10 +123,14 @@ class Router:
         self.batch_size = batch_size
         own = np.asarray(self.meta.metric_weights, dtype=np.float64)
         self.weights: FloatArray = own if metric_weights is None else routing_weights(self.metrics, metric_weights)
-        #: the weights to recompute PRŜ with from D̂ (None: the model's own PRŜ is already right).
-        self._reweight: FloatArray | None = None if np.allclose(self.weights, own) else self.weights
-        if self._reweight is not None and not self.model.config.per_metric_heads:
-            raise CheckpointError(f"{path}: a single-PRS-head checkpoint predicts no D̂ to reweight by metric")
+        if not np.allclose(self.weights, own):
+            if not self.model.config.per_metric_heads:
+                raise CheckpointError(f"{path}: a single-PRS-head checkpoint predicts no D̂ to reweight by metric")
+            import torch
+
+            # the model computes PRŜ = D̂ · w with this (non-persistent) buffer: one place for the sum
+            with torch.no_grad():
+                self.model.metric_weights.copy_(torch.as_tensor(self.weights, dtype=self.model.metric_weights.dtype))
         stored = Calibration.from_dict(self.meta.calibration) if self.meta.calibration else None
         #: why a stored calibration does not apply (None when it does, or there is none).
         self.calibration_note: str | None = None
@@ -192,10 +196,7 @@ class Router:
                 prs.append(out.prs.double().cpu().numpy())
                 if out.d_hat is not None:
                     d_hat.append(out.d_hat.double().cpu().numpy())
-        d_all = np.concatenate(d_hat) if d_hat else None
-        if self._reweight is not None and d_all is not None:
-            return pareto_superiority(d_all, self._reweight), d_all
-        return np.concatenate(prs), d_all
+        return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
 
     def decide_batch(self, prompts: Sequence[str], threshold: float | None = None) -> list[Decision]:
         """One :class:`Decision` per prompt, cloud iff PRŜ < ``threshold`` (default 0.5)."""
