@@ -34,8 +34,9 @@ WORKDIR /app
 # Dependencies first (the big layer: torch, diffusers...), so editing the code keeps it cached.
 COPY pyproject.toml README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv uv pip install -r pyproject.toml
-# The project itself, editable: routet2i.config.CONFIG_DIR (the package's parent/configs) is then
-# /app/configs, so `--config configs/...` and the built-in default files both resolve.
+# The project itself, editable. routet2i.config.CONFIG_DIR is routet2i/configs, a link to
+# ../configs that COPY keeps as a link: with /app/configs copied below (or mounted by compose),
+# `--config configs/...` and the built-in default files both resolve to the same files.
 COPY routet2i ./routet2i
 RUN --mount=type=cache,target=/root/.cache/uv uv pip install --no-deps -e . \
     && /opt/venv/bin/routet2i --help > /dev/null

@@ -19,8 +19,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from routet2i.errors import ConfigError
 
-#: The folder of the YAML defaults shipped with the project (next to the package in a checkout).
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+#: The folder of the YAML defaults: package data (``routet2i/configs``), so that a wheel install
+#: has them too. In a checkout it is a link to the top-level ``configs/``, the files the docs,
+#: the Dockerfile and docker-compose name.
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 #: Where the rated datasets live unless ``ROUTET2I_DATA_DIR`` says otherwise (never copied in).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

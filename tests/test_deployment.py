@@ -672,6 +672,9 @@ def test_dockerfile_copies_only_what_the_context_keeps(dockerfile: Dockerfile) -
         assert not dockerignore_excludes(source, patterns), f"COPY {source}: excluded by .dockerignore"
     for heavy in (".venv", ".git", "tests", "runs", "routet2i/__pycache__", ".mypy_cache", "docs"):
         assert dockerignore_excludes(heavy, patterns), f".dockerignore sends {heavy} to the build context"
+    # CONFIG_DIR (routet2i/configs) reaches /app/configs through a relative link COPY keeps as is.
+    link = ROOT / "routet2i" / "configs"
+    assert link.is_symlink() and os.readlink(link) == "../configs"
 
 
 # --------------------------------------------------------------------------------------------
