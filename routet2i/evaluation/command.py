@@ -13,7 +13,8 @@ without its prompts), ``lodo`` (train on the pairs of the other datasets, test o
 ``none`` (no training: baselines and frozen checkpoints only).
 
 Routers: random, all-edge, all-cloud, length, complexity, oracle, routellm, hybridllm, zooter
-(``baselines`` = all of these), predictor[:SETTINGS.yaml] (retrained per split),
+(``baselines`` = all of these), routellm-ft, hybridllm-ft, zooter-ft (the last three with the
+encoder fine-tuned per split: slow on a CPU), predictor[:SETTINGS.yaml] (retrained per split),
 checkpoint:DIR (that checkpoint's recipe and pairs, retrained per split), recipe:DIR (its recipe
 retrained per split on the run's training pairs), frozen:DIR (as it is; refused on prompts it
 was trained on unless --allow-seen-prompts, which flags it).

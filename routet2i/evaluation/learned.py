@@ -14,8 +14,9 @@ repeat a prompt (pooled pairs) are averaged per prompt first.
   normalised rewards softmax(beta · [q_edge, q_cloud]), beta = 1 / std(gap) on the training rows.
   Cloud score: the predicted cloud probability.
 
-The paper's encoder is fine-tuned BERT; freezing it and fitting a head is the cheap, reproducible
-version (a few seconds per fold on a CPU).
+The originals fine-tune their encoder; freezing it and fitting a head is the cheap, reproducible
+version (a few seconds per fold on a CPU). :mod:`routet2i.evaluation.finetuned` trains the same
+targets (:func:`cloud_wins`, :func:`quality_gap`, :func:`tier_rewards`) through the encoder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,53 @@ from routet2i.ratings.pairs import PairData
 from routet2i.superiority import FloatArray
 
 
+@dataclass(frozen=True)
+class BaselineTarget:
+    """What a learned baseline fits, one row per distinct training prompt (pooled pairs that
+    repeat a prompt are averaged first; prompts with no complete row are dropped)."""
+
+    prompts: list[str]
+    #: (n,) or (n, 2): the label, the gap, or the two tiers' soft rewards
+    values: FloatArray
+    record: dict[str, object]
+
+
+def _per_prompt(train: TrainingData, values: FloatArray) -> tuple[list[str], FloatArray]:
+    prompts, index = train.by_prompt()
+    v = mean_by_index(values, index, len(prompts))
+    ok = ~np.isnan(v.reshape(len(prompts), -1)).any(axis=1)
+    return [p for p, keep in zip(prompts, ok, strict=True) if keep], v[ok]
+
+
+def cloud_wins(train: TrainingData) -> BaselineTarget:
+    """RouteLLM's label: 1 where the cloud's quality is higher (ties: the edge suffices, 0); per
+    prompt the share of its rows the cloud won (soft when pairs are pooled)."""
+    qe, qc = train.tier_quality()
+    win = np.where(np.isnan(qe) | np.isnan(qc), np.nan, (qc > qe).astype(np.float64))
+    prompts, label = _per_prompt(train, win)
+    return BaselineTarget(prompts, label, {"rows": len(label), "cloud_win_rate": float(label.mean())})
+
+
+def quality_gap(train: TrainingData) -> BaselineTarget:
+    """Hybrid LLM's target: the quality gap q_cloud - q_edge (normalised quality units)."""
+    qe, qc = train.tier_quality()
+    prompts, q = _per_prompt(train, np.stack([qe, qc], axis=1))
+    return BaselineTarget(prompts, q[:, 1] - q[:, 0], {"rows": len(prompts)})
+
+
+def tier_rewards(train: TrainingData) -> BaselineTarget:
+    """ZOOTER's target: softmax(beta · [q_edge, q_cloud]) per prompt, beta = 1 / std(gap) on the
+    training rows, so the targets are neither all one-hot nor all uniform whatever the scale."""
+    qe, qc = train.tier_quality()
+    prompts, q = _per_prompt(train, np.stack([qe, qc], axis=1))
+    beta = 1.0 / (float(np.std(q[:, 1] - q[:, 0])) or 1.0)
+    logits = beta * q
+    logits -= logits.max(axis=1, keepdims=True)
+    targets = np.exp(logits)
+    targets /= targets.sum(axis=1, keepdims=True)
+    return BaselineTarget(prompts, targets, {"beta": beta, "rows": len(prompts)})
+
+
 @dataclass
 class EmbeddingCandidate(Candidate):
     """A learned candidate on frozen sentence embeddings (shared cache across candidates)."""
@@ -38,15 +86,6 @@ class EmbeddingCandidate(Candidate):
     cache: EmbeddingCache = field(default_factory=EmbeddingCache)
     learns: bool = True
     _record: dict[str, object] = field(default_factory=dict)
-
-    def _training_rows(self, train: TrainingData) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per distinct prompt: embeddings, mean edge quality, mean cloud quality (complete rows)."""
-        prompts, index = train.by_prompt()
-        qe, qc = train.tier_quality()
-        q = mean_by_index(np.stack([qe, qc], axis=1), index, len(prompts))
-        ok = ~np.isnan(q).any(axis=1)
-        x = self.cache.get([p for p, keep in zip(prompts, ok, strict=True) if keep])
-        return x, q[ok, 0], q[ok, 1]
 
     def training_record(self) -> dict[str, object]:
         return dict(self._record)
@@ -59,16 +98,9 @@ class RouteLLMCandidate(EmbeddingCandidate):
     _head: LogisticHead | None = None
 
     def fit(self, train: TrainingData) -> None:
-        # per prompt the share of its training rows where the cloud won (soft with pooled pairs)
-        prompts, index = train.by_prompt()
-        qe, qc = train.tier_quality()
-        win = np.where(np.isnan(qe) | np.isnan(qc), np.nan, (qc > qe).astype(np.float64))
-        label = mean_by_index(win, index, len(prompts))
-        ok = ~np.isnan(label)
-        x = self.cache.get([p for p, keep in zip(prompts, ok, strict=True) if keep])
-        label = label[ok]
-        self._head = LogisticHead(seed=train.seed).fit(x, label)
-        self._record = {"lambda": self._head.lam, "rows": len(label), "cloud_win_rate": float(label.mean())}
+        target = cloud_wins(train)
+        self._head = LogisticHead(seed=train.seed).fit(self.cache.get(target.prompts), target.values)
+        self._record = {"lambda": self._head.lam, **target.record}
 
     def score(self, test: PairData) -> FloatArray:
         assert self._head is not None, "fit first"
@@ -82,9 +114,9 @@ class HybridLLMCandidate(EmbeddingCandidate):
     _head: RidgeHead | None = None
 
     def fit(self, train: TrainingData) -> None:
-        x, qe, qc = self._training_rows(train)
-        self._head = RidgeHead().fit(x, qc - qe)
-        self._record = {"alpha": self._head.alpha, "rows": len(qe)}
+        target = quality_gap(train)
+        self._head = RidgeHead().fit(self.cache.get(target.prompts), target.values)
+        self._record = {"alpha": self._head.alpha, **target.record}
 
     def score(self, test: PairData) -> FloatArray:
         assert self._head is not None, "fit first"
@@ -98,15 +130,9 @@ class ZooterCandidate(EmbeddingCandidate):
     _head: SoftTargetMLP | None = None
 
     def fit(self, train: TrainingData) -> None:
-        x, qe, qc = self._training_rows(train)
-        gap_sd = float(np.std(qc - qe)) or 1.0
-        beta = 1.0 / gap_sd
-        logits = beta * np.stack([qe, qc], axis=1)
-        logits -= logits.max(axis=1, keepdims=True)
-        targets = np.exp(logits)
-        targets /= targets.sum(axis=1, keepdims=True)
-        self._head = SoftTargetMLP(seed=train.seed).fit(x, targets)
-        self._record = {"beta": beta, "rows": len(qe)}
+        target = tier_rewards(train)
+        self._head = SoftTargetMLP(seed=train.seed).fit(self.cache.get(target.prompts), target.values)
+        self._record = dict(target.record)
 
     def score(self, test: PairData) -> FloatArray:
         assert self._head is not None, "fit first"

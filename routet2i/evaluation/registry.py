@@ -12,6 +12,9 @@ name                candidate
 ``routellm``        RouteLLM-style "cloud wins" classifier on frozen sentence embeddings
 ``hybridllm``       Hybrid-LLM-style gap regressor on frozen sentence embeddings
 ``zooter``          ZOOTER-style reward distillation on frozen sentence embeddings
+``routellm-ft``     the same three with the encoder fine-tuned per split, as the originals are
+``hybridllm-ft``    (:mod:`.finetuned`; slow on a CPU, so not part of ``baselines``)
+``zooter-ft``
 ``predictor``       the RouteT2I predictor retrained per split (``predictor:SETTINGS.yaml`` for
                     other training settings)
 ``checkpoint:DIR``  the recipe of the checkpoint in DIR, retrained per split on its own pairs
@@ -20,7 +23,7 @@ name                candidate
 ``frozen:DIR``      the checkpoint in DIR as it is (refused on prompts it was trained on)
 ==================  ===========================================================================
 
-``baselines`` expands to every baseline (all but the last four).
+``baselines`` expands to the first nine (the cheap baselines).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from routet2i.errors import ConfigError
 from routet2i.evaluation.baselines import (
@@ -44,6 +48,9 @@ from routet2i.evaluation.encoder_memo import EncoderPool
 from routet2i.evaluation.learned import HybridLLMCandidate, RouteLLMCandidate, ZooterCandidate
 from routet2i.ratings.table import RatingsTable
 
+if TYPE_CHECKING:
+    from routet2i.evaluation.finetuned import Kind
+
 BASELINES: tuple[str, ...] = (
     "random",
     "all-edge",
@@ -55,6 +62,7 @@ BASELINES: tuple[str, ...] = (
     "hybridllm",
     "zooter",
 )
+FINE_TUNED: tuple[str, ...] = ("routellm-ft", "hybridllm-ft", "zooter-ft")
 PREFIXED = ("predictor", "checkpoint:", "recipe:", "frozen:")
 
 
@@ -101,6 +109,11 @@ class CandidateFactory:
             return HybridLLMCandidate(cache=self.cache)
         if name == "zooter":
             return ZooterCandidate(cache=self.cache)
+        if name in FINE_TUNED:
+            from routet2i.evaluation.finetuned import FineTunedCandidate
+
+            kind = cast("Kind", name.removesuffix("-ft"))
+            return FineTunedCandidate(name=name, kind=kind, spec=self.embedding_encoder, pool=self.pool)
         if name == "predictor" or name.startswith("predictor:"):
             return self._predictor(name)
         if name.startswith(("checkpoint:", "recipe:")):
@@ -117,7 +130,7 @@ class CandidateFactory:
                 allow_seen=self.allow_seen,
             )
         known = ", ".join(
-            (*BASELINES, "baselines", "predictor[:SETTINGS]", "checkpoint:DIR", "recipe:DIR", "frozen:DIR")
+            (*BASELINES, "baselines", *FINE_TUNED, "predictor[:SETTINGS]", "checkpoint:DIR", "recipe:DIR", "frozen:DIR")
         )
         raise ConfigError(f"unknown router {name!r}; known: {known}")
 
