@@ -135,6 +135,7 @@ class FineTunedCandidate(Candidate):
     def fit(self, train: TrainingData) -> None:
         import torch
 
+        self._router = None  # the previous split's copy of the encoder goes before a new one is made
         target = _TARGETS[self.kind](train)
         y_all = torch.as_tensor(self._targets(target), dtype=torch.float32)
         s = self.settings
