@@ -72,6 +72,13 @@ def zero_padding(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return states * mask.unsqueeze(-1).to(states.dtype)
 
 
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each prompt's real token states, (B, d) (states (B, n, d), mask (B, n) of
+    bool or 0/1); a prompt with no real token gives zeros."""
+    m = mask.unsqueeze(-1).to(states.dtype)
+    return (states * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+
+
 def require_prompts(prompts: Sequence[str]) -> list[str]:
     """The prompts as a list; a bare string or an empty batch is a ``ValueError``."""
     if isinstance(prompts, str):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import torch
 
-from routet2i.encoders.base import Encoding, TextEncoder, require_prompts, zero_padding
+from routet2i.encoders.base import Encoding, TextEncoder, mean_pool, require_prompts, zero_padding
 from routet2i.errors import ConfigError
 
 Pooling = Literal["model", "mean"]
@@ -90,7 +90,7 @@ class HFTextEncoder(TextEncoder):
             states = zero_padding(out.last_hidden_state.float(), mask)
             pooled: torch.Tensor | None
             if self.pooling == "mean":
-                pooled = states.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+                pooled = mean_pool(states, mask)
             else:
                 po = getattr(out, "pooler_output", None)
                 pooled = po.float() if isinstance(po, torch.Tensor) else None

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from routet2i.encoders.base import mean_pool
 from routet2i.evaluation.encoder_memo import EncoderPool
 
 DEFAULT_BATCH = 64
@@ -30,9 +31,7 @@ def embed(prompts: Sequence[str], encoder: Any, batch_size: int = DEFAULT_BATCH)
     out: list[NDArray[np.float64]] = []
     for start in range(0, len(prompts), batch_size):
         enc = encoder.encode(list(prompts[start : start + batch_size]))
-        mask = enc.mask.unsqueeze(-1).to(enc.states.dtype)
-        pooled = (enc.states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        pooled = torch.nn.functional.normalize(mean_pool(enc.states, enc.mask), dim=-1)
         out.append(pooled.double().cpu().numpy())
     if not out:
         return np.zeros((0, int(getattr(encoder, "dim", 0))))

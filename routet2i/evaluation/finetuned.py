@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from routet2i.encoders.base import mean_pool
 from routet2i.encoders.hf import HFTextEncoder
 from routet2i.errors import ConfigError
 from routet2i.evaluation.candidates import Candidate, TrainingData
 from routet2i.evaluation.encoder_memo import EncoderPool
-from routet2i.evaluation.learned import BaselineTarget, cloud_wins, quality_gap, tier_rewards
+from routet2i.evaluation.learned import cloud_wins, quality_gap, tier_rewards
 from routet2i.ratings.pairs import PairData
 from routet2i.superiority import FloatArray
 
-Kind = Literal["routellm", "hybridllm", "zooter"]
-
+#: kind → what it learns (the name of the frozen baseline it fine-tunes)
 _TARGETS = {"routellm": cloud_wins, "hybridllm": quality_gap, "zooter": tier_rewards}
 _DESCRIPTIONS = {
     "routellm": "RouteLLM-style classifier of 'the cloud wins', encoder fine-tuned",
@@ -73,9 +73,7 @@ class _Router:
         batch = self.tokenize(prompts)
         mask = batch["attention_mask"].to(self.device)
         states = self.model(input_ids=batch["input_ids"].to(self.device), attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.head(pooled)
+        return self.head(mean_pool(states, mask))
 
     def train(self, on: bool) -> None:
         self.model.train(on)
@@ -94,7 +92,7 @@ class FineTunedCandidate(Candidate):
     """A learned baseline whose encoder is fine-tuned per split (see the module docstring)."""
 
     name: str = "routellm-ft"
-    kind: Kind = "routellm"
+    kind: str = "routellm"
     spec: str = "minilm"
     pool: EncoderPool = field(default_factory=EncoderPool)
     settings: FineTuneSettings = field(default_factory=FineTuneSettings)
@@ -125,19 +123,16 @@ class FineTunedCandidate(Candidate):
             return torch.nn.functional.mse_loss(out[:, 0], y)
         return -(y * torch.log_softmax(out, dim=-1)).sum(-1).mean()
 
-    def _targets(self, target: BaselineTarget) -> FloatArray:
-        if self.kind != "hybridllm":
-            return target.values
-        mean, sd = float(target.values.mean()), float(target.values.std()) or 1.0
-        self._scale = (mean, sd)
-        return (target.values - mean) / sd
-
     def fit(self, train: TrainingData) -> None:
         import torch
 
         self._router = None  # the previous split's copy of the encoder goes before a new one is made
         target = _TARGETS[self.kind](train)
-        y_all = torch.as_tensor(self._targets(target), dtype=torch.float32)
+        values = target.values
+        if self.kind == "hybridllm":  # regress the standardised gap; scores come back in gap units
+            self._scale = (float(values.mean()), float(values.std()) or 1.0)
+            values = (values - self._scale[0]) / self._scale[1]
+        y_all = torch.as_tensor(values, dtype=torch.float32)
         s = self.settings
         rng = np.random.default_rng(train.seed)
         order = rng.permutation(len(target.prompts))

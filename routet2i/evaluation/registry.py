@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from routet2i.errors import ConfigError
 from routet2i.evaluation.baselines import (
@@ -47,9 +46,6 @@ from routet2i.evaluation.embeddings import EmbeddingCache
 from routet2i.evaluation.encoder_memo import EncoderPool
 from routet2i.evaluation.learned import HybridLLMCandidate, RouteLLMCandidate, ZooterCandidate
 from routet2i.ratings.table import RatingsTable
-
-if TYPE_CHECKING:
-    from routet2i.evaluation.finetuned import Kind
 
 BASELINES: tuple[str, ...] = (
     "random",
@@ -112,8 +108,9 @@ class CandidateFactory:
         if name in FINE_TUNED:
             from routet2i.evaluation.finetuned import FineTunedCandidate
 
-            kind = cast("Kind", name.removesuffix("-ft"))
-            return FineTunedCandidate(name=name, kind=kind, spec=self.embedding_encoder, pool=self.pool)
+            return FineTunedCandidate(
+                name=name, kind=name.removesuffix("-ft"), spec=self.embedding_encoder, pool=self.pool
+            )
         if name == "predictor" or name.startswith("predictor:"):
             return self._predictor(name)
         if name.startswith(("checkpoint:", "recipe:")):

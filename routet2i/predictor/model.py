@@ -49,6 +49,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from routet2i.encoders.base import mean_pool
 from routet2i.predictor.architecture import PredictorConfig
 
 #: Masked affinity logits; finite (not -inf) so a row of padding can never produce NaN gradients.
@@ -185,8 +186,7 @@ class KeyTokenPredictor(nn.Module):
         elif features is not None:
             raise ValueError("this predictor takes no prompt features")
         if cfg.sentence_path:
-            mean = x.sum(dim=1) / real.sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
-            extra = extra + mean @ self.sentence_weights.T
+            extra = extra + mean_pool(x, real) @ self.sentence_weights.T
         return extra
 
     def _gate(self, tokens: torch.Tensor) -> torch.Tensor:
