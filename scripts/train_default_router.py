@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from routet2i.cli import main as routet2i
     from routet2i.config import data_dir
+    from routet2i.predictor.inference import CheckpointPredictor
     from routet2i.ratings.importers import import_dataset
-    from routet2i.routing.router import Router
 
     args.work.mkdir(parents=True, exist_ok=True)
     ratings = []
@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if size > MAX_BYTES:
         print(f"the checkpoint is larger than {MAX_BYTES / 1e6:.1f} MB: too big for package data", file=sys.stderr)
         return 1
-    decision = Router(args.out).decide("a red car next to two blue bicycles")
-    print(f"check: 'a red car next to two blue bicycles' → {decision.to_dict()}", file=sys.stderr)
+    [decision] = CheckpointPredictor(args.out).predict(["a red car next to two blue bicycles"])
+    print(f"check: 'a red car next to two blue bicycles' → PRŜ {decision.prs:.4f}, D̂ {dict(decision.metrics)}", file=sys.stderr)
     return 0
 
 

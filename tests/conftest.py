@@ -30,3 +30,12 @@ def shared_data() -> Path:
     if not (d / "README.md").is_file():
         pytest.skip(f"rated data not found at {d} (set ROUTET2I_DATA_DIR); this checkout lacks ../shared/data")
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny calibrated router checkpoint (untrained predictor on a tiny BERT), built once."""
+    from tests.gateway.tiny_router import save_tiny_router
+
+    root = tmp_path_factory.mktemp("tiny-router")
+    return save_tiny_router(root / "checkpoint", root / "encoder")

@@ -237,7 +237,7 @@ class _RoutesOnlyEngine:
     def predict(self, prompts: list[str]) -> list[Any]:
         raise AssertionError("not called: the app is never started")
 
-    def threshold_for_budget(self, cloud_share: float) -> float:
+    def calibrated_threshold(self, cloud_share: float) -> float:
         return 0.5
 
     def describe(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 For each torch thread count, one prompt at a time and in batches of ``batch_size``, it times in
 the same run (same prompts, interleaved) the encoder alone, the predictor on the encoder's output,
-and the whole :meth:`~routet2i.routing.router.Router.decide_batch` call. Without a checkpoint it
+and the whole :meth:`~routet2i.predictor.inference.CheckpointPredictor.predict` call (the predictor port). Without a checkpoint it
 builds an untrained predictor with the architecture of ``configs/training.yaml`` and
 ``n_metrics`` experts (the paper has 10): the cost does not depend on the weights.
 """
@@ -60,7 +60,7 @@ def untrained_checkpoint(out: Path, encoder_spec: str, dim: int, n_metrics: int)
 
 def time_batches(router: Any, prompts: list[str], batch: int, repeats: int) -> dict[str, dict[str, float]]:
     """ms per call of: the encoder alone, the predictor alone (on that output), the whole
-    ``decide_batch``; 3 warm-up calls first."""
+    ``predict`` (the predictor port the gateway calls); 3 warm-up calls first."""
     import torch
 
     from routet2i.predictor.prompt_features import prompt_feature_tensor
@@ -70,7 +70,7 @@ def time_batches(router: Any, prompts: list[str], batch: int, repeats: int) -> d
     pred_ms: list[float] = []
     total_ms: list[float] = []
     for g in groups[:3]:
-        router.decide_batch(g)
+        router.predict(g)
     for g in groups:
         t0 = time.perf_counter()
         enc = router.encoder.encode(g)
@@ -79,7 +79,7 @@ def time_batches(router: Any, prompts: list[str], batch: int, repeats: int) -> d
         with torch.inference_mode():
             router.model(enc.states, enc.mask, prompt_feature_tensor(g, cues) if cues else None)
         t2 = time.perf_counter()
-        router.decide_batch(g)
+        router.predict(g)
         t3 = time.perf_counter()
         enc_ms.append(1000 * (t1 - t0))
         pred_ms.append(1000 * (t2 - t1))
@@ -102,16 +102,16 @@ def run_router_bench(
     import torch
 
     from routet2i.encoders.loading import load_encoder
-    from routet2i.routing.router import Router
+    from routet2i.predictor.inference import CheckpointPredictor
 
     prompts = load_prompts(prompts_file, max(single, batches * batch_size))
     with tempfile.TemporaryDirectory() as tmp:
         if checkpoint is None:
             enc = load_encoder(encoder)
             ck = untrained_checkpoint(Path(tmp) / "ck", enc.spec, enc.dim, n_metrics)
-            router = Router(ck, encoder=enc, batch_size=batch_size)
+            router = CheckpointPredictor(ck, encoder=enc, batch_size=batch_size)
         else:
-            router = Router(checkpoint, batch_size=batch_size)
+            router = CheckpointPredictor(checkpoint, batch_size=batch_size)
         results: dict[str, Any] = {
             "encoder": router.encoder_spec,
             "n_metrics": router.meta.architecture.n_metrics,

@@ -112,8 +112,8 @@ class PredictorCandidate(Candidate):
     _record: dict[str, object] = field(default_factory=dict)
 
     def fit(self, train: TrainingData) -> None:
+        from routet2i.predictor.inference import CheckpointPredictor
         from routet2i.predictor.pipeline import train_predictor
-        from routet2i.routing.router import Router
 
         settings = self.settings.model_copy(deep=True)
         settings.optimisation.seed = int(settings.optimisation.seed) + train.seed
@@ -123,7 +123,7 @@ class PredictorCandidate(Candidate):
         out = root / checkpoint_folder_name(self.name, train.split)
         encoder = self.encoders.get(settings.encoder)
         report = train_predictor(sub, specs, settings, out, encoder=encoder)
-        self._router = Router(report.checkpoint, encoder=encoder)
+        self._router = CheckpointPredictor(report.checkpoint, encoder=encoder)
         self._record = {
             "best_epoch": report.fit.best_epoch,
             "epochs_run": report.fit.epochs_run,
@@ -145,8 +145,8 @@ class PredictorCandidate(Candidate):
 
 
 def cloud_scores(router: Any, prompts: list[str]) -> FloatArray:
-    """1 - PRŜ of ``prompts`` from a :class:`~routet2i.routing.router.Router`."""
-    prs, _ = router.predict(prompts)
+    """1 - PRŜ of ``prompts`` from a :class:`~routet2i.predictor.inference.CheckpointPredictor`."""
+    prs, _ = router.scores(prompts)
     return 1.0 - np.asarray(prs, dtype=np.float64)
 
 
@@ -162,7 +162,7 @@ def view_cloud_scores(
     perceptual quality. Where the router predicts only some of a view's metrics, or none (or has
     a single PRS head: then its own PRŜ ranks the view), a note in ``warnings`` says so.
     """
-    prs, d_hat = router.predict(prompts)
+    prs, d_hat = router.scores(prompts)
     names = list(router.metrics)
     out: dict[str, FloatArray] = {}
     for v in views:
@@ -191,13 +191,13 @@ class FrozenCheckpointCandidate(Candidate):
     _loaded: Any = None
 
     def load(self) -> Any:
-        """The checkpoint's :class:`~routet2i.routing.router.Router` (loaded once)."""
+        """The checkpoint's :class:`~routet2i.predictor.inference.CheckpointPredictor` (loaded once)."""
         from routet2i.predictor.checkpoint import read_meta
-        from routet2i.routing.router import Router
+        from routet2i.predictor.inference import CheckpointPredictor
 
         if self._loaded is None:
             encoder = self.encoders.get(read_meta(self.directory).encoder)
-            self._loaded = Router(self.directory, encoder=encoder)
+            self._loaded = CheckpointPredictor(self.directory, encoder=encoder)
         return self._loaded
 
     def prepare(self, table: RatingsTable, test: PairData) -> None:

@@ -18,7 +18,6 @@ from routet2i import __version__
 from routet2i.body_limit import BodyLimitMiddleware
 from routet2i.gateway.errors import install_error_handlers
 from routet2i.gateway.middleware import RequestContextMiddleware
-from routet2i.gateway.ports import DecisionEngine, ImageWorker
 from routet2i.gateway.reload import EngineLoader, RouterReloader, product_loader
 from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops
 from routet2i.gateway.routes.common import ROUTING_HEADERS
@@ -27,6 +26,7 @@ from routet2i.gateway.security import KeyRing
 from routet2i.gateway.service import GatewayService
 from routet2i.gateway.settings import GatewaySettings
 from routet2i.routing.budget import Tier
+from routet2i.routing.ports import ImageWorker, PredictorPort
 
 #: Extra context managers entered before the service starts (e.g. in-process workers' own
 #: lifespans for ``routet2i serve``), each built from the app.
@@ -36,7 +36,7 @@ Companion = Callable[[FastAPI], AbstractAsyncContextManager[object]]
 def create_app(
     settings: GatewaySettings,
     *,
-    engine: DecisionEngine,
+    engine: PredictorPort,
     workers: Mapping[Tier, ImageWorker],
     clock: Callable[[], float] = time.monotonic,
     companions: tuple[Companion, ...] = (),

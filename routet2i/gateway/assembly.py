@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routet2i.gateway.app import create_app
-from routet2i.gateway.ports import DecisionEngine
 from routet2i.gateway.settings import GatewaySettings, TierOptions
 from routet2i.routing.budget import TIERS, Tier
+from routet2i.routing.ports import PredictorPort
 from routet2i.workers.client import WorkerClient
 
 
@@ -29,7 +29,7 @@ def http_workers(settings: GatewaySettings) -> dict[Tier, WorkerClient]:
     return {tier: worker_client(settings.tiers.get(tier), probe_timeout=settings.health.timeout_s) for tier in TIERS}
 
 
-def load_engine(settings: GatewaySettings) -> DecisionEngine:
+def load_engine(settings: GatewaySettings) -> PredictorPort:
     """The router model named by ``router.checkpoint`` (or the packaged default), loaded once."""
     from routet2i.gateway.reload import product_loader
 

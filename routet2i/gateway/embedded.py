@@ -17,16 +17,16 @@ import httpx
 from fastapi import FastAPI
 
 from routet2i.gateway.app import Companion, create_app
-from routet2i.gateway.ports import DecisionEngine
 from routet2i.gateway.settings import GatewaySettings
 from routet2i.routing.budget import TIERS, Tier
+from routet2i.routing.ports import PredictorPort
 from routet2i.workers.client import WorkerClient
 from routet2i.workers.settings import WorkerSettings
 
 
 def create_embedded_app(
     settings: GatewaySettings,
-    engine: DecisionEngine,
+    engine: PredictorPort,
     worker_settings: Mapping[Tier, WorkerSettings],
     *,
     clock: Callable[[], float] | None = None,

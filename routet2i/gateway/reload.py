@@ -35,9 +35,9 @@ from typing import Any
 
 from routet2i.errors import Routet2iError
 from routet2i.gateway.errors import ApiError
-from routet2i.gateway.ports import DecisionEngine
 from routet2i.gateway.service import GatewayService
 from routet2i.gateway.settings import GatewaySettings
+from routet2i.routing.ports import PredictorPort
 
 log = logging.getLogger("routet2i.gateway.reload")
 
@@ -45,7 +45,7 @@ log = logging.getLogger("routet2i.gateway.reload")
 OUTCOMES = ("success", "not_found", "invalid_checkpoint", "in_progress", "error")
 
 #: Loads the router engine of a checkpoint folder (None: the packaged default). Runs on a thread.
-EngineLoader = Callable[[Path | None], DecisionEngine]
+EngineLoader = Callable[[Path | None], PredictorPort]
 
 _WARMUP_PROMPT = "a warm-up prompt"
 
@@ -77,18 +77,20 @@ def _outcome(exc: ApiError) -> str:
 
 
 def product_loader(settings: GatewaySettings) -> EngineLoader:
-    """The product's loader: :meth:`RouterEngine.load` with the gateway's device, batch size and
-    metric weights."""
+    """The product's loader: a :class:`~routet2i.predictor.inference.CheckpointPredictor` with the
+    gateway's device, batch size and metric weights (torch is imported only when it is called)."""
 
-    def load(checkpoint: Path | None) -> DecisionEngine:
-        from routet2i.gateway.engine import RouterEngine
+    def load(checkpoint: Path | None) -> PredictorPort:
+        from routet2i.predictor.inference import CheckpointPredictor
 
-        return RouterEngine.load(
+        predictor = CheckpointPredictor(
             checkpoint,
             device=settings.router.device,
             batch_size=settings.router.max_batch,
             metric_weights=settings.router.metric_weights,
         )
+        predictor.warn_if_uncalibrated()
+        return predictor
 
     return load
 
@@ -176,7 +178,7 @@ class RouterReloader:
 
         task.add_done_callback(done)
 
-    def _load(self, path: Path | None, field: str | None) -> DecisionEngine:
+    def _load(self, path: Path | None, field: str | None) -> PredictorPort:
         """On a worker thread: load, then one prediction, so a router that cannot run never goes live."""
         if path is not None and not path.exists():
             raise CheckpointNotFound(f"no checkpoint folder at {path}", field=field)

@@ -20,14 +20,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from routet2i.gateway import errors as api
-from routet2i.gateway.batcher import MicroBatcher
-from routet2i.gateway.health import TierHealth
 from routet2i.gateway.metrics import GatewayMetrics
-from routet2i.gateway.ports import DecisionEngine, ImageWorker, Prediction
 from routet2i.gateway.schemas import BudgetSummary, RoutingInfo
 from routet2i.gateway.settings import GatewaySettings
 from routet2i.gateway.validation import GenerationParams
+from routet2i.routing.batcher import MicroBatcher
 from routet2i.routing.budget import CLOUD, EDGE, TIERS, BudgetController, BudgetState, Tier, Verdict, other_tier
+from routet2i.routing.health import TierHealth
+from routet2i.routing.ports import ImageWorker, PredictorPort
+from routet2i.types import Prediction
 from routet2i.workers import errors as werr
 from routet2i.workers.schemas import GenerateRequest, GenerateResponse
 
@@ -70,7 +71,7 @@ class GatewayService:
     def __init__(
         self,
         settings: GatewaySettings,
-        engine: DecisionEngine,
+        engine: PredictorPort,
         workers: Mapping[Tier, ImageWorker],
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -84,7 +85,7 @@ class GatewayService:
         self.workers = dict(workers)
         self.clock = clock
         self.metrics = metrics or GatewayMetrics()
-        self.budget = BudgetController(settings.budget.policy(), engine.threshold_for_budget)
+        self.budget = BudgetController(settings.budget.policy(), engine.calibrated_threshold)
         self.health = TierHealth(
             self.workers,
             settings.health.breaker_policy(),
@@ -121,14 +122,14 @@ class GatewayService:
     def ready(self) -> bool:
         return self.batcher.running and any(self.health.available(t) for t in TIERS)
 
-    def swap_engine(self, engine: DecisionEngine) -> DecisionEngine:
+    def swap_engine(self, engine: PredictorPort) -> PredictorPort:
         """Make ``engine`` the live router (a hot reload); returns the old one. Synchronous on the
         event loop, so every request sees either engine whole: the batch running now finishes on
         the old engine, the next batch runs on the new one, and the budget controller takes the
         new calibration, keeping its window and spend (:meth:`BudgetController.recalibrate`)."""
         old, self.engine = self.engine, engine
         self.batcher.swap_engine(engine)
-        self.budget.recalibrate(engine.threshold_for_budget)
+        self.budget.recalibrate(engine.calibrated_threshold)
         self.engine_loaded_at = time.time()
         return old
 

@@ -10,7 +10,7 @@
 - ``training``: data id, ratings files with their sha1, pairs, seed, split sizes, optimiser
   settings, epochs run; ``validation``: the figures printed at the end of training;
 - ``calibration``: null or the PRŜ quantiles and per-budget thresholds
-  (:class:`routet2i.routing.calibration.Calibration`).
+  (:class:`routet2i.predictor.calibration.Calibration`).
 
 ``model.safetensors`` holds the learned tensors only. Loading takes every architecture number from
 ``config.json``; asking for a different encoder or metric set than the checkpoint has is a

@@ -24,6 +24,7 @@ import torch
 from routet2i.encoders.base import TextEncoder
 from routet2i.errors import DataError
 from routet2i.predictor.architecture import PredictorConfig
+from routet2i.predictor.calibration import calibrate, prompts_id
 from routet2i.predictor.checkpoint import CheckpointMeta, save_checkpoint
 from routet2i.predictor.dataset import Split, TrainingData, build_training_data
 from routet2i.predictor.model import KeyTokenPredictor
@@ -33,7 +34,6 @@ from routet2i.predictor.training import Examples, FitResult, fit, predict
 from routet2i.predictor.validation import figures
 from routet2i.ratings.pairs import PairSpec
 from routet2i.ratings.table import RatingsTable
-from routet2i.routing.calibration import calibrate, prompts_id
 
 log = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ def test_a_bigger_budget_sends_at_least_as_many_prompts_to_the_cloud(capsys: pyt
 def test_complex_prompts_look_more_in_need_of_the_cloud_than_simple_ones() -> None:
     """The paper's observation, on the shipped router: many objects, counts, relations, text to
     render and people → lower PRŜ (the edge is less likely to be as good)."""
-    from routet2i.routing.router import Router
+    from routet2i.predictor.inference import CheckpointPredictor
 
     simple = ["a cat", "a red apple", "a mountain lake", "a wooden chair"]
     complex_ = [
@@ -78,5 +78,5 @@ def test_complex_prompts_look_more_in_need_of_the_cloud_than_simple_ones() -> No
         "a green glass bottle to the left of four yellow lemons on a marble table",
         "a woman holding a violin while a man plays the piano behind her, with a crowd watching",
     ]
-    prs, _ = Router(default_checkpoint_dir()).predict(simple + complex_)
+    prs, _ = CheckpointPredictor(default_checkpoint_dir()).scores(simple + complex_)
     assert prs[: len(simple)].min() > prs[len(simple) :].max()

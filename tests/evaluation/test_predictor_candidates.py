@@ -15,13 +15,13 @@ D_HAT = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])  # (prompts, [alignment, 
 
 
 class StubRouter:
-    """The part of :class:`~routet2i.routing.router.Router` the scoring reads (a unit-test double)."""
+    """The part of :class:`~routet2i.predictor.inference.CheckpointPredictor` the scoring reads (a unit-test double)."""
 
     def __init__(self, metrics: Sequence[str], d_hat: np.ndarray | None) -> None:
         self.metrics = list(metrics)
         self.d_hat = d_hat
 
-    def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def scores(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
         prs = np.full(len(prompts), 0.5) if self.d_hat is None else self.d_hat.mean(axis=1)
         return prs, self.d_hat
 

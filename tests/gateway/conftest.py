@@ -64,15 +64,6 @@ def make_gateway() -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def tiny_router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny calibrated router checkpoint (untrained predictor on a tiny BERT), built once."""
-    from tests.gateway.tiny_router import save_tiny_router
-
-    root = tmp_path_factory.mktemp("tiny-router")
-    return save_tiny_router(root / "checkpoint", root / "encoder")
-
-
-@pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SD pipeline folder (``save_pretrained``), the model of the test workers."""
     from tests.tiny.pipelines import save_tiny_pipeline

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from routet2i.gateway.ports import Prediction
+from routet2i.types import Prediction
 from routet2i.workers.client import WorkerClient
 
 
@@ -49,7 +49,7 @@ class FakeEngine:
             out.append(Prediction(prs, {"definition": prs, "detail": min(prs + 0.1, 1.0)}))
         return out
 
-    def threshold_for_budget(self, cloud_share: float) -> float:
+    def calibrated_threshold(self, cloud_share: float) -> float:
         return min(self.low + cloud_share * (self.high - self.low), 0.5)
 
     def describe(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from routet2i.config import validate_or_explain
 from routet2i.gateway.embedded import create_embedded_app
-from routet2i.gateway.engine import RouterEngine
+from routet2i.predictor.inference import CheckpointPredictor
 from routet2i.workers.settings import WorkerSettings
 from tests.gateway.conftest import gateway_settings, tiny_worker_config
 
@@ -27,7 +27,7 @@ def test_embedded_gateway_serves_both_tiers_in_process(tiny_router_dir: Path, ti
         limits={"min_size": 32, "default_width": 64, "default_height": 64},
         health={"interval_s": 0.1, "timeout_s": 2},
     )
-    app = create_embedded_app(settings, RouterEngine.load(tiny_router_dir, device="cpu"), workers)
+    app = create_embedded_app(settings, CheckpointPredictor(tiny_router_dir, device="cpu"), workers)
     with TestClient(app) as client:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -1,5 +1,5 @@
 """Hot reload of the router checkpoint: the budget's recalibration, the batcher's engine swap,
-``POST /v1/admin/reload`` with the real RouterEngine on tiny checkpoints, and a real
+``POST /v1/admin/reload`` with the real CheckpointPredictor on tiny checkpoints, and a real
 ``routet2i gateway`` process reloading on SIGHUP while requests are in flight."""
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from fastapi.testclient import TestClient
 
 from routet2i.bench.processes import free_port
 from routet2i.gateway.app import create_app
-from routet2i.gateway.batcher import MicroBatcher
-from routet2i.gateway.engine import RouterEngine
-from routet2i.gateway.ports import DecisionEngine, Prediction
 from routet2i.predictor.checkpoint import read_meta, write_meta
+from routet2i.predictor.inference import CheckpointPredictor
+from routet2i.routing.batcher import MicroBatcher
 from routet2i.routing.budget import BudgetController, BudgetPolicy
+from routet2i.routing.ports import PredictorPort
+from routet2i.types import Prediction
 from tests.gateway.conftest import MakeGateway, gateway_settings
 from tests.gateway.doubles import FakeEngine, FakeWorker
 from tests.gateway.test_e2e import Proc
@@ -61,7 +62,7 @@ def wrong_encoder_dir(tmp_path_factory: pytest.TempPathFactory, tiny_router_dir:
     return path
 
 
-def prs_of(engine: DecisionEngine, prompts: list[str]) -> list[float]:
+def prs_of(engine: PredictorPort, prompts: list[str]) -> list[float]:
     return [p.prs for p in engine.predict(prompts)]
 
 
@@ -127,7 +128,7 @@ class GatedEngine:
         self.batches.append(list(prompts))
         return [Prediction(self.prs) for _ in prompts]
 
-    def threshold_for_budget(self, cloud_share: float) -> float:
+    def calibrated_threshold(self, cloud_share: float) -> float:
         return 0.3
 
     def describe(self) -> dict[str, Any]:
@@ -156,7 +157,7 @@ async def test_a_swap_lets_the_running_batch_finish_and_never_mixes_engines() ->
 
 # ----------------------------------------------------------------------------- admin endpoint
 def test_admin_reload_makes_the_new_checkpoint_live(tiny_router_dir: Path, second_router_dir: Path) -> None:
-    first, second = RouterEngine.load(tiny_router_dir, device="cpu"), RouterEngine.load(second_router_dir, device="cpu")
+    first, second = CheckpointPredictor(tiny_router_dir, device="cpu"), CheckpointPredictor(second_router_dir, device="cpu")
     assert prs_of(first, PROMPTS) != pytest.approx(prs_of(second, PROMPTS))
     settings = gateway_settings(
         router={"checkpoint": str(tiny_router_dir), "device": "cpu"},
@@ -203,7 +204,7 @@ def test_a_failed_reload_keeps_the_old_router(
     (broken / "model.safetensors").write_bytes(b"not safetensors")
     a_file = tmp_path / "config.json"
     a_file.write_text("{}")
-    engine = RouterEngine.load(tiny_router_dir, device="cpu")
+    engine = CheckpointPredictor(tiny_router_dir, device="cpu")
     settings = gateway_settings(router={"checkpoint": str(tiny_router_dir)}, security={"admin_key": ADMIN_KEY})
     app = create_app(
         settings, engine=engine, workers={"edge": FakeWorker("e").client(), "cloud": FakeWorker("c").client()}
@@ -258,7 +259,7 @@ async def test_the_load_runs_off_the_event_loop_and_one_at_a_time(tmp_path: Path
     gate, entered = threading.Event(), threading.Event()
     old, new = FakeEngine(0.0, 0.4), FakeEngine(0.6, 1.0)
 
-    def slow_loader(path: Path | None) -> DecisionEngine:
+    def slow_loader(path: Path | None) -> PredictorPort:
         entered.set()
         assert gate.wait(10)
         return new
@@ -318,7 +319,7 @@ def test_sighup_reloads_a_replaced_checkpoint_folder_under_load(
     log = tmp_path / "gateway.log"
     gateway = Proc(["gateway", "--config", str(config)], log).start()
     url = f"http://127.0.0.1:{port}"
-    first, second = RouterEngine.load(tiny_router_dir, device="cpu"), RouterEngine.load(second_router_dir, device="cpu")
+    first, second = CheckpointPredictor(tiny_router_dir, device="cpu"), CheckpointPredictor(second_router_dir, device="cpu")
     try:
         with httpx.Client(base_url=url, timeout=10.0) as client:
             deadline = time.monotonic() + 60

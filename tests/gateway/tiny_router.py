@@ -3,8 +3,8 @@
 A tiny BERT encoder (``tests/tiny/text_encoders.py``) and an untrained
 :class:`~routet2i.predictor.model.KeyTokenPredictor` are saved with
 :func:`~routet2i.predictor.checkpoint.save_checkpoint`; the PRŜ of reference prompts, predicted
-by the product's :class:`~routet2i.routing.router.Router`, calibrate it
-(:func:`~routet2i.routing.calibration.calibrate`). The heads are rescaled so PRŜ spreads on both
+by the product's :class:`~routet2i.predictor.inference.CheckpointPredictor`, calibrate it
+(:func:`~routet2i.predictor.calibration.calibrate`). The heads are rescaled so PRŜ spreads on both
 sides of 0.5 (an untrained predictor otherwise answers about the same for every prompt).
 """
 
@@ -41,11 +41,11 @@ def save_tiny_router(path: Path, encoder_dir: Path | None = None, *, seed: int =
     import torch
 
     from routet2i.predictor.architecture import PredictorConfig
+    from routet2i.predictor.calibration import calibrate, prompts_id
     from routet2i.predictor.checkpoint import CheckpointMeta, save_checkpoint, write_meta
+    from routet2i.predictor.inference import CheckpointPredictor
     from routet2i.predictor.model import KeyTokenPredictor
     from routet2i.predictor.settings import ArchitectureSettings
-    from routet2i.routing.calibration import calibrate, prompts_id
-    from routet2i.routing.router import Router
 
     encoder = save_tiny_bert(encoder_dir or path.parent / f"{path.name}-encoder", seed=seed)
     torch.manual_seed(seed)
@@ -68,7 +68,7 @@ def save_tiny_router(path: Path, encoder_dir: Path | None = None, *, seed: int =
     )
     save_checkpoint(path, model, meta)
     # Rescale the heads so each D̂ has logit mean 0 and sd 1.5 on the reference prompts.
-    _, d_hat = Router(path).predict(REFERENCE_PROMPTS)
+    _, d_hat = CheckpointPredictor(path).scores(REFERENCE_PROMPTS)
     assert d_hat is not None
     logits = torch.logit(torch.as_tensor(d_hat, dtype=torch.float64))
     scale = (1.5 / logits.std(dim=0)).float()
@@ -76,7 +76,7 @@ def save_tiny_router(path: Path, encoder_dir: Path | None = None, *, seed: int =
         model.head_w.mul_(scale.unsqueeze(1))
         model.head_b.copy_(-logits.mean(dim=0).float() * scale)
     save_checkpoint(path, model, meta)
-    prs, _ = Router(path).predict(REFERENCE_PROMPTS)
+    prs, _ = CheckpointPredictor(path).scores(REFERENCE_PROMPTS)
     meta.calibration = calibrate(prs, [0.1, 0.3, 0.5], prompts_id(REFERENCE_PROMPTS), source="tests").to_dict()
     write_meta(path, meta)
     return path

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from routet2i.bench.stack import Stack, tiny_worker_config
-from tests.gateway.conftest import make_gateway, tiny_router_dir, tiny_sd_dir
+from tests.gateway.conftest import make_gateway, tiny_sd_dir
 
-__all__ = ["make_gateway", "tiny_router_dir", "tiny_sd_dir"]  # fixtures of tests/gateway, reused here
+__all__ = ["make_gateway", "tiny_sd_dir"]  # fixtures of tests/gateway, reused here
 
 #: Deadlines of the CI stack: short enough for the fault scenarios (the cloud times out after 3 s;
 #: the fault worker's slow mode answers after 4 s), long enough for 50 clients on a busy 2-core box.

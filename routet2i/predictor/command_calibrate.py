@@ -51,16 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from routet2i.predictor.calibration import calibrate, check_budget, file_id
     from routet2i.predictor.checkpoint import write_meta
+    from routet2i.predictor.inference import CheckpointPredictor
     from routet2i.prompts import prompt_texts
-    from routet2i.routing.calibration import calibrate, check_budget, file_id
-    from routet2i.routing.router import Router
     from routet2i.superiority import parse_metric_weights
 
     budgets = [check_budget(b) for b in args.budget]
     prompts = prompt_texts(args.prompts)
     weights = parse_metric_weights(args.weights)
-    router = Router(
+    router = CheckpointPredictor(
         args.checkpoint,
         device=args.device,
         batch_size=args.batch_size,
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         metric_weights=weights,
     )
     t0 = time.perf_counter()
-    prs, _ = router.predict(prompts)
+    prs, _ = router.scores(prompts)
     elapsed = time.perf_counter() - t0
     print(f"scored {len(prompts)} prompts in {elapsed:.2f} s ({len(prompts) / elapsed:.1f} prompts/s)", file=sys.stderr)
     cal = calibrate(

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from routet2i.gateway.ports import ImageWorker
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
 from routet2i.routing.budget import TIERS, Tier
+from routet2i.routing.ports import ImageWorker
 from routet2i.tasks import cancel_and_wait
 from routet2i.workers import errors as werr
 
-log = logging.getLogger("routet2i.gateway.health")
+log = logging.getLogger("routet2i.routing.health")
 
 #: Called when a tier changes state: (tier, up).
 TransitionObserver = Callable[[Tier, bool], None]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from routet2i.gateway.batcher import MicroBatcher
-from routet2i.gateway.ports import Prediction
+from routet2i.routing.batcher import MicroBatcher
+from routet2i.types import Prediction
 from tests.gateway.doubles import FakeEngine, prompt_prs
 
 

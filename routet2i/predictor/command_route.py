@@ -48,39 +48,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.errors import DataError
+    from routet2i.predictor.inference import CheckpointPredictor
     from routet2i.prompts import prompt_texts
-    from routet2i.routing.router import Router
+    from routet2i.routing.rule import choose_tier
+    from routet2i.routing.tiers import Tiers
     from routet2i.superiority import parse_metric_weights
+    from routet2i.types import MAX_THRESHOLD
 
     prompts = list(args.prompts)
     if args.input is not None:
         prompts += prompt_texts(args.input)
     if not prompts:
         raise DataError("no prompt: pass prompts as arguments or --input FILE")
-    router = Router(
+    predictor = CheckpointPredictor(
         args.checkpoint,
         device=args.device,
         batch_size=args.batch_size,
         num_threads=args.threads,
         metric_weights=parse_metric_weights(args.weights),
     )
-    threshold = args.threshold
+    threshold = MAX_THRESHOLD if args.threshold is None else float(args.threshold)
     if args.budget is not None:
-        threshold = router.threshold_for_budget(args.budget)
+        threshold = predictor.threshold_for_budget(args.budget)
+    tiers = Tiers()
     t0 = time.perf_counter()
-    decisions = router.decide_batch(prompts, threshold)
+    predictions = predictor.predict(prompts)
+    tiers_chosen = [choose_tier(p.prs, threshold, tiers)[0] for p in predictions]
     elapsed = time.perf_counter() - t0
     out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     try:
-        for prompt, d in zip(prompts, decisions, strict=True):
-            out.write(json.dumps({"prompt": prompt, **d.to_dict()}, ensure_ascii=False) + "\n")
+        for prompt, p, tier in zip(prompts, predictions, tiers_chosen, strict=True):
+            line = {"prompt": prompt, "prs": p.prs, "metrics": dict(p.metrics), "tier": tier, "threshold": threshold}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
     finally:
         if args.output:
             out.close()
-    n_cloud = sum(d.tier == "cloud" for d in decisions)
+    n_cloud = sum(t == tiers.expensive for t in tiers_chosen)
     print(
         f"routed {len(prompts)} prompts in {elapsed:.3f} s ({len(prompts) / max(elapsed, 1e-9):.1f} prompts/s, "
-        f"{1000 * elapsed / len(prompts):.2f} ms/prompt); cloud {n_cloud}/{len(prompts)}",
+        f"{1000 * elapsed / len(prompts):.2f} ms/prompt); {tiers.expensive} {n_cloud}/{len(prompts)}",
         file=sys.stderr,
     )
     return 0

@@ -1,4 +1,5 @@
-"""The Router the gateway uses: decisions from a real (tiny) checkpoint and encoder."""
+"""The checkpoint predictor the gateway uses: predictions (and the routing rule's tiers) from a real (tiny)
+checkpoint and encoder."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import pytest
 from routet2i.cli import main
 from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta, write_meta
+from routet2i.predictor.inference import CheckpointPredictor, resolve_checkpoint
 from routet2i.predictor.pipeline import train_predictor
 from routet2i.predictor.settings import TrainingSettings
 from routet2i.ratings.pairs import PairSpec
-from routet2i.routing.router import Decision, Router, resolve_checkpoint
+from routet2i.routing.rule import choose_tier
+from routet2i.routing.tiers import Tiers
+from routet2i.types import Prediction
 from tests.predictor.keyword_data import keyword_prompts, keyword_ratings
 from tests.tiny.text_encoders import save_tiny_bert
 from tests.torch_threads import one_torch_thread
@@ -44,35 +48,42 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def router(checkpoint: Path) -> Router:
-    return Router(checkpoint, batch_size=4)
+def router(checkpoint: Path) -> CheckpointPredictor:
+    return CheckpointPredictor(checkpoint, batch_size=4)
 
 
-def test_decisions_follow_the_threshold(router: Router) -> None:
-    decisions = router.decide_batch(PROMPTS, threshold=0.45)
-    assert len(decisions) == len(PROMPTS)
-    for d in decisions:
-        assert isinstance(d, Decision)
+def test_decisions_follow_the_threshold(router: CheckpointPredictor) -> None:
+    predictions = router.predict(PROMPTS)
+    assert len(predictions) == len(PROMPTS)
+    for d in predictions:
+        assert isinstance(d, Prediction)
         assert 0.0 < d.prs < 1.0
         assert list(d.metrics) == ["alignment", "quality"]
         assert d.prs == pytest.approx(np.mean(list(d.metrics.values())))
-        assert d.tier == ("cloud" if d.prs < 0.45 else "edge")
-        assert d.threshold == 0.45
-    assert all(d.threshold == 0.5 for d in router.decide_batch(PROMPTS[:2]))  # no budget: cloud iff better
-    assert router.decide_batch([]) == []
-    assert set(router.decide(PROMPTS[0]).to_dict()) == {"prs", "metrics", "tier", "threshold"}
+        assert choose_tier(d.prs, 0.45, Tiers()) == ("cloud" if d.prs < 0.45 else "edge", "predicted")
+    assert router.predict([]) == []
 
 
-def test_batch_equals_one_by_one_and_other_threads(router: Router) -> None:
-    batch = [d.prs for d in router.decide_batch(PROMPTS)]
-    alone = [router.decide(p).prs for p in PROMPTS]
+def test_route_command_prints_the_decision_fields(checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["route", "--checkpoint", str(checkpoint), PROMPTS[0]]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert set(line) == {"prompt", "prs", "metrics", "tier", "threshold"}
+    assert line["threshold"] == 0.5  # no budget: cloud iff better
+    assert line["tier"] == ("cloud" if line["prs"] < 0.5 else "edge")
+
+
+def test_batch_equals_one_by_one_and_other_threads(router: CheckpointPredictor) -> None:
+    batch = [d.prs for d in router.predict(PROMPTS)]
+    alone = [router.predict([p])[0].prs for p in PROMPTS]
     np.testing.assert_allclose(batch, alone, atol=1e-5)
     with ThreadPoolExecutor(max_workers=1) as worker:
-        from_worker = worker.submit(router.decide_batch, PROMPTS).result()
+        from_worker = worker.submit(router.predict, PROMPTS).result()
     np.testing.assert_allclose([d.prs for d in from_worker], batch, atol=1e-6)
 
 
-def test_threshold_for_budget_from_calibration(router: Router, checkpoint: Path) -> None:
+def test_threshold_for_budget_from_calibration(router: CheckpointPredictor, checkpoint: Path) -> None:
     cal = read_meta(checkpoint).calibration
     assert cal is not None
     assert router.threshold_for_budget(0.2) == cal["thresholds"]["0.2"]
@@ -88,7 +99,7 @@ def test_uncalibrated_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
     meta = read_meta(copy)
     meta.calibration = None
     write_meta(copy, meta)
-    r = Router(copy, encoder=Router(checkpoint).encoder)
+    r = CheckpointPredictor(copy, encoder=CheckpointPredictor(checkpoint).encoder)
     with pytest.raises(CheckpointError, match="not calibrated"):
         r.threshold_for_budget(0.3)
 
@@ -98,7 +109,7 @@ def test_encoder_must_match_the_checkpoint(checkpoint: Path, tmp_path: Path) -> 
     from routet2i.encoders.loading import load_encoder
 
     with pytest.raises(CheckpointError, match="trained on encoder"):
-        Router(checkpoint, encoder=load_encoder(f"hf:{other}"))
+        CheckpointPredictor(checkpoint, encoder=load_encoder(f"hf:{other}"))
 
 
 def test_default_checkpoint_is_missing_with_a_clear_error() -> None:
@@ -106,26 +117,26 @@ def test_default_checkpoint_is_missing_with_a_clear_error() -> None:
         assert resolve_checkpoint(None) == default_checkpoint_dir()
         return
     with pytest.raises(CheckpointError, match="no packaged default router"):
-        Router(None)
+        CheckpointPredictor(None)
 
 
-def test_metric_weights_recompute_prs_from_the_predicted_d(router: Router, checkpoint: Path) -> None:
-    base = router.decide_batch(PROMPTS)
-    align = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
-    mixed = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 3, "quality": 1})
+def test_metric_weights_recompute_prs_from_the_predicted_d(router: CheckpointPredictor, checkpoint: Path) -> None:
+    base = router.predict(PROMPTS)
+    align = CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
+    mixed = CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights={"alignment": 3, "quality": 1})
     assert align.metric_weights == {"alignment": 1.0, "quality": 0.0}
-    for b, a, m in zip(base, align.decide_batch(PROMPTS), mixed.decide_batch(PROMPTS), strict=True):
+    for b, a, m in zip(base, align.predict(PROMPTS), mixed.predict(PROMPTS), strict=True):
         assert a.metrics == pytest.approx(b.metrics, abs=1e-6)  # D̂ does not depend on the weights
         assert a.prs == pytest.approx(b.metrics["alignment"], abs=1e-6)
         assert m.prs == pytest.approx(0.75 * b.metrics["alignment"] + 0.25 * b.metrics["quality"], abs=1e-6)
     # the checkpoint's own weights, spelled out: same PRŜ, calibration still applies
-    own = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1, "quality": 1})
+    own = CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1, "quality": 1})
     assert own.calibration == router.calibration and own.calibration_note is None
     assert own.threshold_for_budget(0.2) == router.threshold_for_budget(0.2)
 
 
-def test_a_calibration_applies_only_to_the_weights_it_was_made_with(router: Router, checkpoint: Path) -> None:
-    align = Router(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
+def test_a_calibration_applies_only_to_the_weights_it_was_made_with(router: CheckpointPredictor, checkpoint: Path) -> None:
+    align = CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
     assert align.calibration is None
     assert align.calibration_note is not None and "alignment=0.5, quality=0.5" in align.calibration_note
     with pytest.raises(CheckpointError, match="not calibrated for these metric weights") as err:
@@ -138,10 +149,10 @@ def test_a_calibration_applies_only_to_the_weights_it_was_made_with(router: Rout
     [({"sharpness": 1.0}, "sharpness"), ({"alignment": -1.0}, "non-negative"), ({"quality": 0.0}, "not all zero")],
 )
 def test_bad_metric_weights_are_a_config_error_naming_the_metrics(
-    router: Router, checkpoint: Path, weights: dict[str, float], message: str
+    router: CheckpointPredictor, checkpoint: Path, weights: dict[str, float], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message) as err:
-        Router(checkpoint, encoder=router.encoder, metric_weights=weights)
+        CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights=weights)
     assert "['alignment', 'quality']" in str(err.value)
 
 

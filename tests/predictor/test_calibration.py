@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from routet2i.errors import CheckpointError, DataError
-from routet2i.routing.calibration import (
+from routet2i.predictor.calibration import (
     MAX_THRESHOLD,
     QUANTILE_LEVELS,
     Calibration,

@@ -1,16 +1,18 @@
-"""The Router: prompts → D̂ per metric, PRŜ and a tier, from a checkpoint (what the gateway uses).
+"""Checkpoint inference: prompts → D̂ per metric and PRŜ, from a checkpoint and its encoder.
 
-A :class:`Router` loads the checkpoint and its encoder once. :meth:`Router.decide_batch` encodes a
-batch of prompts, predicts D̂ and PRŜ, and routes each prompt to the cloud iff PRŜ < α (the
-threshold passed in, typically from the budget controller; with none, 0.5: the cloud exactly when
-it is predicted to be better). :meth:`Router.threshold_for_budget` turns a cloud-share budget into
-α from the checkpoint's calibration.
+A :class:`CheckpointPredictor` loads the checkpoint and its encoder once. It is the product's
+implementation of the routing core's predictor port (:class:`routet2i.routing.ports.PredictorPort`):
+:meth:`~CheckpointPredictor.predict` gives one :class:`~routet2i.types.Prediction` per prompt,
+:meth:`~CheckpointPredictor.calibrated_threshold` α for a cloud share from the checkpoint's
+calibration, :meth:`~CheckpointPredictor.describe` what the checkpoint is.
+:meth:`~CheckpointPredictor.scores` gives the same PRŜ and D̂ as arrays (calibration, evaluation).
+Which tier a PRŜ sends a prompt to is decided in :mod:`routet2i.routing` only.
 
 Metric weights: PRŜ = Σ_i w_i D̂_i (DESIGN §1). By default w is the checkpoint's own (those it
 was trained and calibrated with); ``metric_weights`` (name → weight, renormalised; unnamed metrics
 weigh 0) routes for other preferences, e.g. ``{"alignment": 1}`` for a deployment judged on
 alignment alone. The predictor's D̂ do not depend on w, so no retraining is needed, but a stored
-calibration only applies to the weights it was made with: with other weights the router is
+calibration only applies to the weights it was made with: with other weights the predictor is
 uncalibrated until ``routet2i calibrate --weights …`` is run.
 
 Thread safety: every public method may be called from any thread (typically one dedicated worker
@@ -20,37 +22,31 @@ thread of the gateway); a lock serialises the forward passes. Inference runs und
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from routet2i.encoders.base import TextEncoder
 from routet2i.errors import CheckpointError, ConfigError
+from routet2i.predictor.calibration import Calibration
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
-from routet2i.routing.calibration import MAX_THRESHOLD, Calibration
 from routet2i.superiority import FloatArray, weights_for
+from routet2i.types import Prediction
 
-Tier = Literal["edge", "cloud"]
+log = logging.getLogger("routet2i.predictor")
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One routing decision (the fields of ``routet2i route`` output, DESIGN §3)."""
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
 
-    #: PRŜ in (0, 1): > 0.5 the edge is predicted better.
-    prs: float
-    #: D̂ per metric name (empty for a single-PRS-head checkpoint).
-    metrics: dict[str, float]
-    tier: Tier
-    #: α used: cloud iff prs < threshold.
-    threshold: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"prs": self.prs, "metrics": dict(self.metrics), "tier": self.tier, "threshold": self.threshold}
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_checkpoint(path: str | Path | None) -> Path:
@@ -79,12 +75,12 @@ def _describe_weights(metrics: Sequence[str], w: FloatArray) -> str:
     return ", ".join(f"{m}={v:.3g}" for m, v in zip(metrics, w.tolist(), strict=True))
 
 
-class Router:
-    """Routing decisions from a predictor checkpoint (see the module docstring).
+class CheckpointPredictor:
+    """PRŜ and D̂ from a predictor checkpoint (see the module docstring).
 
     ``checkpoint``: the folder (None: the packaged default). ``device``: torch device for encoder
-    and predictor. ``encoder``: an already loaded encoder to reuse (its spec must equal the
-    checkpoint's). ``batch_size``: prompts per forward pass. ``num_threads``: if given, set torch's
+    and predictor (``auto``: cuda when there is one). ``encoder``: an already loaded encoder to
+    reuse (its spec must equal the checkpoint's). ``batch_size``: prompts per forward pass. ``num_threads``: if given, set torch's
     intra-op thread count (process-wide!) — 1 gives the lowest single-prompt latency on a busy
     CPU host (docs/ROUTER.md has the figures). ``metric_weights``: route for these metric
     weights instead of the checkpoint's (see the module docstring).
@@ -108,6 +104,7 @@ class Router:
             import torch
 
             torch.set_num_threads(num_threads)
+        device = resolve_device(device)
         path = resolve_checkpoint(checkpoint)
         loaded = load_checkpoint(path, encoder=encoder.spec if encoder is not None else None, device=device)
         self.path = path
@@ -175,7 +172,7 @@ class Router:
             )
         return self.calibration.threshold_for_budget(budget)
 
-    def predict(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def scores(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint)."""
         import torch
 
@@ -198,17 +195,49 @@ class Router:
                     d_hat.append(out.d_hat.double().cpu().numpy())
         return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
 
-    def decide_batch(self, prompts: Sequence[str], threshold: float | None = None) -> list[Decision]:
-        """One :class:`Decision` per prompt, cloud iff PRŜ < ``threshold`` (default 0.5)."""
-        alpha = MAX_THRESHOLD if threshold is None else float(threshold)
-        prs, d_hat = self.predict(prompts)
-        names = self.meta.metrics
-        out: list[Decision] = []
+    # ----------------------------------------------------------------------------- the predictor port
+    def predict(self, prompts: Sequence[str]) -> list[Prediction]:
+        """One :class:`~routet2i.types.Prediction` (PRŜ and D̂ by metric name) per prompt, in order."""
+        prs, d_hat = self.scores(prompts)
+        names = self.metrics
+        out: list[Prediction] = []
         for i, p in enumerate(prs.tolist()):
-            metrics = {} if d_hat is None else {n: float(v) for n, v in zip(names, d_hat[i].tolist(), strict=True)}
-            out.append(Decision(prs=float(p), metrics=metrics, tier="cloud" if p < alpha else "edge", threshold=alpha))
+            metrics = {} if d_hat is None else dict(zip(names, d_hat[i].tolist(), strict=True))
+            out.append(Prediction(float(p), metrics))
         return out
 
-    def decide(self, prompt: str, threshold: float | None = None) -> Decision:
-        """:meth:`decide_batch` for one prompt."""
-        return self.decide_batch([prompt], threshold)[0]
+    def calibrated_threshold(self, cloud_share: float) -> float | None:
+        """α for a cloud share from the checkpoint's calibration; None when it has none (for
+        these metric weights)."""
+        if self.calibration is None:
+            return None
+        return self.calibration.threshold_for_budget(cloud_share)
+
+    def describe(self) -> dict[str, Any]:
+        """What the checkpoint is: folder, encoder, metrics and weights, training data, device."""
+        meta = self.meta
+        calibration = self.calibration
+        training = meta.training
+        return {
+            "checkpoint": str(self.path),
+            "encoder": meta.encoder,
+            "metrics": list(meta.metrics),
+            "metric_weights": self.metric_weights,
+            "gamma": meta.gamma,
+            "code_version": meta.code_version,
+            "training": {k: training[k] for k in ("data_id", "seed", "pairs") if k in training},
+            "calibration": None
+            if calibration is None
+            else {"prompts_id": calibration.prompts_id, "n_prompts": calibration.n_prompts},
+            "device": self.device,
+        }
+
+    def warn_if_uncalibrated(self) -> None:
+        """Log why α cannot start from a calibration (serving then starts at 0.5, live after)."""
+        if self.calibration is None:
+            log.warning(
+                "checkpoint %s has no calibration%s: the threshold starts at 0.5 and follows live traffic "
+                "once the budget window is warm",
+                self.path,
+                f" for these metric weights ({self.calibration_note})" if self.calibration_note else "",
+            )

@@ -9,39 +9,39 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routet2i.gateway.app import create_app
-from routet2i.gateway.engine import RouterEngine
 from routet2i.predictor.checkpoint import read_meta, write_meta
+from routet2i.predictor.inference import CheckpointPredictor
 from tests.gateway.conftest import gateway_settings
 from tests.gateway.doubles import FakeWorker
 from tests.gateway.tiny_router import METRICS, REFERENCE_PROMPTS
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_router_dir: Path) -> RouterEngine:
-    return RouterEngine.load(tiny_router_dir, device="auto")
+def engine(tiny_router_dir: Path) -> CheckpointPredictor:
+    return CheckpointPredictor(tiny_router_dir, device="auto")
 
 
-def test_engine_predicts_what_the_router_decides(engine: RouterEngine) -> None:
+def test_engine_predicts_what_the_router_decides(engine: CheckpointPredictor) -> None:
     preds = engine.predict(REFERENCE_PROMPTS[:5])
-    decisions = engine.router.decide_batch(REFERENCE_PROMPTS[:5])
+    decisions = engine.predict(REFERENCE_PROMPTS[:5])
     assert [p.prs for p in preds] == pytest.approx([d.prs for d in decisions])
     assert all(list(p.metrics) == METRICS and 0 < p.prs < 1 for p in preds)
     assert any(p.prs < 0.5 for p in engine.predict(REFERENCE_PROMPTS)) and any(
         p.prs > 0.5 for p in engine.predict(REFERENCE_PROMPTS)
     )
-    assert engine.threshold_for_budget(0.3) == engine.router.calibration.threshold_for_budget(0.3)  # type: ignore[union-attr]
+    assert engine.calibrated_threshold(0.3) == engine.calibration.threshold_for_budget(0.3)  # type: ignore[union-attr]
     info = engine.describe()
     assert info["metrics"] == METRICS and info["calibration"]["n_prompts"] == len(REFERENCE_PROMPTS)
     assert info["encoder"].startswith("hf:") and info["device"] == "cpu"
 
 
-def test_gateway_routes_with_the_real_router(engine: RouterEngine) -> None:
+def test_gateway_routes_with_the_real_router(engine: CheckpointPredictor) -> None:
     edge, cloud = FakeWorker("tiny-edge"), FakeWorker("tiny-cloud")
     settings = gateway_settings(budget={"cloud_share": 0.3, "window": 100, "warmup": 1000})
     app = create_app(settings, engine=engine, workers={"edge": edge.client(), "cloud": cloud.client()})
     with TestClient(app) as client:
         body = client.post("/v1/route", json={"prompts": REFERENCE_PROMPTS}).json()
-        alpha = engine.threshold_for_budget(0.3)
+        alpha = engine.calibrated_threshold(0.3)
         assert alpha is not None
         for d in body["decisions"]:
             assert d["threshold"] == pytest.approx(alpha) and d["threshold_source"] == "calibration"
@@ -57,8 +57,8 @@ def test_an_uncalibrated_checkpoint_starts_at_the_ceiling(tiny_router_dir: Path,
     meta = read_meta(ckpt)
     meta.calibration = None
     write_meta(ckpt, meta)
-    engine = RouterEngine.load(ckpt, device="cpu")
-    assert engine.threshold_for_budget(0.3) is None
+    engine = CheckpointPredictor(ckpt, device="cpu")
+    assert engine.calibrated_threshold(0.3) is None
     app = create_app(
         gateway_settings(), engine=engine, workers={"edge": FakeWorker("e").client(), "cloud": FakeWorker("c").client()}
     )
@@ -79,5 +79,5 @@ def test_router_metric_weights_from_the_gateway_settings(
     preds = engine.predict(REFERENCE_PROMPTS[:5])
     assert [p.prs for p in preds] == pytest.approx([p.metrics[METRICS[0]] for p in preds])
     # the shipped calibration was made with the checkpoint's weights: the live threshold takes over
-    assert engine.threshold_for_budget(0.3) is None
+    assert engine.calibrated_threshold(0.3) is None
     assert "no calibration for these metric weights" in caplog.text

@@ -1,6 +1,6 @@
 """Micro-batching of router predictions across concurrent requests, off the event loop.
 
-One thread owns the model (:class:`DecisionEngine.predict` is only ever called from it). Requests
+One thread owns the model (:class:`PredictorPort.predict` is only ever called from it). Requests
 queue their prompts; a collector task takes everything queued, runs it as one batch on that
 thread, and resolves each request's future. While a batch runs, new requests queue up and form
 the next batch, so under load batches grow and throughput rises instead of requests being served
@@ -20,8 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from routet2i.gateway.ports import DecisionEngine, Prediction
+from routet2i.routing.ports import PredictorPort
 from routet2i.tasks import cancel_and_wait
+from routet2i.types import Prediction
 
 #: Called after each batch with (prompts in it, requests in it, seconds the model took).
 BatchObserver = Callable[[int, int, float], None]
@@ -39,7 +40,7 @@ class MicroBatcher:
 
     def __init__(
         self,
-        engine: DecisionEngine,
+        engine: PredictorPort,
         *,
         max_batch: int = 64,
         max_wait_ms: float = 2.0,
@@ -57,10 +58,10 @@ class MicroBatcher:
         self._last_batch_requests = 0
 
     @property
-    def engine(self) -> DecisionEngine:
+    def engine(self) -> PredictorPort:
         return self._engine
 
-    def swap_engine(self, engine: DecisionEngine) -> DecisionEngine:
+    def swap_engine(self, engine: PredictorPort) -> PredictorPort:
         """Run the next batches on ``engine`` (call from the event loop); returns the old one."""
         old, self._engine = self._engine, engine
         return old

@@ -28,9 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from routet2i.errors import CheckpointError, DataError
-
-#: The largest threshold: a prompt the edge is predicted to win (PRŜ ≥ 0.5) never goes to the cloud.
-MAX_THRESHOLD = 0.5
+from routet2i.routing.rule import wants_expensive
+from routet2i.types import MAX_THRESHOLD
 
 #: Quantile levels stored with a calibration: 0, 0.01, …, 1.
 QUANTILE_LEVELS: tuple[float, ...] = tuple(round(i / 100, 2) for i in range(101))
@@ -58,7 +57,7 @@ def threshold_for_share(prs: ArrayLike, budget: float) -> float:
 def cloud_share(prs: ArrayLike, threshold: float) -> float:
     """The share of PRŜ values strictly below ``threshold`` (those go to the cloud)."""
     v = _finite(prs)
-    return float(np.mean(v < threshold))
+    return float(np.mean(wants_expensive(v, threshold)))
 
 
 def budget_key(budget: float) -> str:

@@ -1,38 +1,30 @@
-"""What the gateway needs from the router and from the image workers.
+"""What the routing core needs from the router model and from the image workers.
 
-The gateway is written against these two protocols. The product implementations are
-:class:`routet2i.gateway.engine.RouterEngine` (the trained predictor behind
-:class:`routet2i.routing.router.Router`) and :class:`routet2i.workers.client.WorkerClient` (over
-HTTP, or in-process through an ASGI transport for ``routet2i serve``).
-Worker failures are the typed exceptions of :mod:`routet2i.workers.errors`.
+The core is written against these two protocols (dependency inversion: ``routing`` never imports
+the predictor). The product implementations are :class:`routet2i.predictor.inference.CheckpointPredictor`
+(the trained predictor; wired in by the gateway's assembly) and
+:class:`routet2i.workers.client.WorkerClient` (over HTTP, or in-process through an ASGI transport
+for ``routet2i serve``). Worker failures are the typed exceptions of :mod:`routet2i.workers.errors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from routet2i.types import Prediction
 from routet2i.workers.schemas import GenerateRequest, GenerateResponse
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """The router's prediction for one prompt: PRŜ ∈ (0, 1) and D̂ per metric."""
+class PredictorPort(Protocol):
+    """The predictor port: the router model. ``predict`` is called from one dedicated thread only
+    (it may hold a GPU model), with micro-batches of concurrent requests' prompts."""
 
-    prs: float
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-
-class DecisionEngine(Protocol):
-    """The router model. ``predict`` is called from one dedicated thread only (it may hold a
-    GPU model), with micro-batches of concurrent requests' prompts."""
-
-    def predict(self, prompts: list[str]) -> list[Prediction]:
+    def predict(self, prompts: Sequence[str]) -> list[Prediction]:
         """PRŜ and D̂ for each prompt, in order."""
         ...
 
-    def threshold_for_budget(self, cloud_share: float) -> float | None:
+    def calibrated_threshold(self, cloud_share: float) -> float | None:
         """α from the checkpoint's calibration for a cloud share ρ ∈ [0, 1] (None: the
         checkpoint is not calibrated)."""
         ...
