@@ -62,7 +62,7 @@ def mu_gaps(q_edge: ArrayLike, q_cloud: ArrayLike) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = np.abs(diff / count)
     gap[count == 0] = np.nan
-    return gap
+    return np.asarray(gap, dtype=np.float64)
 
 
 def relative_superiority(
@@ -100,7 +100,7 @@ def normalise_weights(weights: ArrayLike | None, n_metrics: int) -> FloatArray:
         raise ValueError(f"{w.shape[0]} weights for {n_metrics} metrics")
     if np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
-    return w / w.sum()
+    return np.asarray(w / w.sum(), dtype=np.float64)
 
 
 def weights_for(names: Sequence[str], weights: Mapping[str, float] | None) -> FloatArray:
@@ -149,7 +149,7 @@ def pareto_superiority(d: ArrayLike, weights: ArrayLike | None = None) -> FloatA
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / total
     out[total == 0] = np.nan
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def _check_same_shape(a: FloatArray, b: FloatArray) -> None:

@@ -86,7 +86,7 @@ def expected_top_sum(scores: ArrayLike, values: ArrayLike, shares: ArrayLike) ->
     cum = np.concatenate([[0.0], np.cumsum(v_sorted)])
     knots_x = np.concatenate([[0], ends]).astype(np.float64)
     knots_y = cum[np.concatenate([[0], ends])]
-    return np.interp(np.clip(c, 0.0, 1.0) * n, knots_x, knots_y)
+    return np.asarray(np.interp(np.clip(c, 0.0, 1.0) * n, knots_x, knots_y), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def weighted_mean(q: FloatArray, present: np.ndarray, w: FloatArray) -> FloatArr
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(present, q, 0.0) @ w / total
     out[total == 0] = np.nan
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def aggregate_view(pair: PairData, weights: Mapping[str, float] | None = None) -> QualityView:

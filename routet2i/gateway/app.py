@@ -1,8 +1,9 @@
 """The gateway's FastAPI app factory.
 
-:func:`create_app` takes the router engine and the two tiers' workers ready-made (tests pass
-doubles; :mod:`routet2i.gateway.assembly` builds the product's from settings). The app's lifespan
-starts the router batcher and the periodic health checks, and closes the workers at the end.
+:func:`create_app` takes the predictor and the tiers' workers ready-made (tests pass doubles;
+:mod:`routet2i.gateway.assembly` builds the product's from settings) and wires them into the
+routing core's :class:`~routet2i.routing.dispatcher.Dispatcher`, which the routes call. The app's
+lifespan starts the router batcher and the periodic health checks, and closes the workers at the end.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from routet2i import __version__
 from routet2i.body_limit import BodyLimitMiddleware
 from routet2i.gateway.errors import install_error_handlers
+from routet2i.gateway.loading import product_loader
+from routet2i.gateway.metrics import GatewayMetrics
 from routet2i.gateway.middleware import RequestContextMiddleware
-from routet2i.gateway.reload import EngineLoader, RouterReloader, product_loader
 from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops
 from routet2i.gateway.routes.common import ROUTING_HEADERS
 from routet2i.gateway.schemas import ERROR_RESPONSES
 from routet2i.gateway.security import KeyRing
-from routet2i.gateway.service import GatewayService
 from routet2i.gateway.settings import GatewaySettings
-from routet2i.routing.budget import Tier
+from routet2i.routing.dispatcher import Dispatcher
 from routet2i.routing.ports import ImageWorker, PredictorPort
+from routet2i.routing.reload import PredictorLoader, RouterReloader
+from routet2i.types import TierName
 
 #: Extra context managers entered before the service starts (e.g. in-process workers' own
 #: lifespans for ``routet2i serve``), each built from the app.
@@ -37,14 +40,15 @@ def create_app(
     settings: GatewaySettings,
     *,
     engine: PredictorPort,
-    workers: Mapping[Tier, ImageWorker],
+    workers: Mapping[TierName, ImageWorker],
     clock: Callable[[], float] = time.monotonic,
     companions: tuple[Companion, ...] = (),
-    engine_loader: EngineLoader | None = None,
+    engine_loader: PredictorLoader | None = None,
 ) -> FastAPI:
     """The gateway app for ``settings`` with this router ``engine`` and these ``workers``.
-    ``engine_loader`` loads a checkpoint for a hot reload (default: the product's RouterEngine)."""
-    service = GatewayService(settings, engine, workers, clock=clock)
+    ``engine_loader`` loads a checkpoint for a hot reload (default: the product's checkpoint loader)."""
+    metrics = GatewayMetrics(settings.tiers.names)
+    service = Dispatcher(settings.dispatch_config(), engine, workers, clock=clock, observer=metrics)
     reloader = RouterReloader(service, engine_loader or product_loader(settings), settings.router.checkpoint)
 
     @asynccontextmanager
@@ -65,7 +69,8 @@ def create_app(
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
-    app.state.service = service
+    app.state.dispatcher = service
+    app.state.metrics = metrics
     app.state.settings = settings
     app.state.reloader = reloader
     app.state.client_keys = KeyRing(settings.security.api_keys)
@@ -82,5 +87,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Accept"],
             expose_headers=list(ROUTING_HEADERS),
         )
-    app.add_middleware(RequestContextMiddleware, metrics=service.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

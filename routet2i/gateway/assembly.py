@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routet2i.gateway.app import create_app
-from routet2i.gateway.settings import GatewaySettings, TierOptions
-from routet2i.routing.budget import TIERS, Tier
+from routet2i.gateway.loading import product_loader
+from routet2i.gateway.settings import GatewaySettings
 from routet2i.routing.ports import PredictorPort
+from routet2i.routing.settings import TierOptions
+from routet2i.types import TierName
 from routet2i.workers.client import WorkerClient
 
 
@@ -25,14 +27,13 @@ def worker_client(options: TierOptions, *, probe_timeout: float, **kwargs: objec
     )
 
 
-def http_workers(settings: GatewaySettings) -> dict[Tier, WorkerClient]:
-    return {tier: worker_client(settings.tiers.get(tier), probe_timeout=settings.health.timeout_s) for tier in TIERS}
+def http_workers(settings: GatewaySettings) -> dict[TierName, WorkerClient]:
+    """One HTTP client per configured tier."""
+    return {tier: worker_client(opts, probe_timeout=settings.health.timeout_s) for tier, opts in settings.tiers.items()}
 
 
 def load_engine(settings: GatewaySettings) -> PredictorPort:
     """The router model named by ``router.checkpoint`` (or the packaged default), loaded once."""
-    from routet2i.gateway.reload import product_loader
-
     return product_loader(settings)(settings.router.checkpoint)
 
 

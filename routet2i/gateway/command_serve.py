@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.gateway.assembly import load_engine
     from routet2i.gateway.command import serve_settings
     from routet2i.gateway.embedded import create_embedded_app
+    from routet2i.types import CLOUD, EDGE
     from routet2i.workers.settings import WorkerSettings
 
     def make_app(settings: Any) -> Any:
         edge, cloud = WorkerSettings.load(args.edge), WorkerSettings.load(args.cloud)
-        return create_embedded_app(settings, load_engine(settings), {"edge": edge, "cloud": cloud})
+        return create_embedded_app(settings, load_engine(settings), {EDGE: edge, CLOUD: cloud})
 
     return serve_settings(args, make_app)

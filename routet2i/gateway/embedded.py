@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from routet2i.gateway.app import Companion, create_app
 from routet2i.gateway.settings import GatewaySettings
-from routet2i.routing.budget import TIERS, Tier
 from routet2i.routing.ports import PredictorPort
+from routet2i.types import TierName
 from routet2i.workers.client import WorkerClient
 from routet2i.workers.settings import WorkerSettings
 
@@ -27,14 +27,15 @@ from routet2i.workers.settings import WorkerSettings
 def create_embedded_app(
     settings: GatewaySettings,
     engine: PredictorPort,
-    worker_settings: Mapping[Tier, WorkerSettings],
+    worker_settings: Mapping[TierName, WorkerSettings],
     *,
     clock: Callable[[], float] | None = None,
 ) -> FastAPI:
     """A gateway whose tiers are in-process worker apps built from ``worker_settings``."""
     from routet2i.workers.app import create_app as create_worker_app
 
-    worker_apps = {tier: create_worker_app(worker_settings[tier]) for tier in TIERS}
+    tiers = settings.tiers.names
+    worker_apps = {tier: create_worker_app(worker_settings[tier]) for tier in tiers}
     clients = {
         tier: WorkerClient(
             f"http://{tier}.in-process",
@@ -43,14 +44,12 @@ def create_embedded_app(
             connect_retries=0,
             transport=httpx.ASGITransport(app=worker_apps[tier]),
         )
-        for tier in TIERS
+        for tier in tiers
     }
     # Two pipelines loading at once in one process race inside transformers / diffusers (their
-    # meta-device initialisation is process-wide), so the edge loads first, then the cloud.
-    companions = (
-        _lifespan_of(worker_apps["edge"], wait_loaded=True),
-        _lifespan_of(worker_apps["cloud"], wait_loaded=False),
-    )
+    # meta-device initialisation is process-wide), so the cheap tier (the edge) loads first, then
+    # the expensive one (the cloud) in the background.
+    companions = tuple(_lifespan_of(worker_apps[tier], wait_loaded=tier == tiers.cheap) for tier in tiers)
     app = create_app(
         settings, engine=engine, workers=clients, clock=clock or time.monotonic, companions=companions
     )

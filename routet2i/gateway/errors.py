@@ -7,8 +7,10 @@ Body of every error (DESIGN §3), compatible with the OpenAI error shape as well
      "routing": {...}}          # only when a routing decision had been made
 
 A user's mistake is a 4xx naming the field; worker failures are 502/503/504 (429 when both
-tiers are busy), with ``Retry-After`` where waiting helps. An unexpected exception is a 500
-that reveals nothing but the request id.
+tiers are busy), with ``Retry-After`` where waiting helps. The routing core's errors
+(:mod:`routet2i.routing.errors`) are mapped to their answers here (:func:`from_routing_error`),
+with the decision as ``routing``. An unexpected exception is a 500 that reveals nothing but the
+request id.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from routet2i.errors import Routet2iError
+from routet2i.gateway.schemas import routing_info
+from routet2i.routing import errors as rerr
 from routet2i.workers import errors as werr
 
 log = logging.getLogger("routet2i.gateway")
 
 
-class ApiError(Exception):
+class ApiError(Routet2iError):
     """An error answered to the client. Subclasses fix ``status`` and ``error_type``."""
 
     status: int = 400
@@ -93,6 +98,37 @@ class Unavailable(ApiError):
 
 class GatewayTimeout(ApiError):
     status, error_type = 504, "timeout"
+
+
+#: The answer to each routing-core error (a TierFailed is answered as its worker error).
+_ROUTING_ANSWERS: dict[type[rerr.RoutingError], tuple[int, str]] = {
+    rerr.GatewayBusy: (Overloaded.status, Overloaded.error_type),
+    rerr.BudgetExhausted: (BudgetExhausted.status, BudgetExhausted.error_type),
+    rerr.TierUnavailable: (Unavailable.status, Unavailable.error_type),
+    rerr.DeadlinePassed: (GatewayTimeout.status, GatewayTimeout.error_type),
+    rerr.CheckpointNotFound: (404, rerr.CheckpointNotFound.error_type),
+    rerr.InvalidCheckpoint: (422, rerr.InvalidCheckpoint.error_type),
+    rerr.ReloadInProgress: (409, rerr.ReloadInProgress.error_type),
+    rerr.ReloadFailed: (500, rerr.ReloadFailed.error_type),
+}
+
+
+def from_routing_error(exc: rerr.RoutingError) -> ApiError:
+    """The client-facing error for a routing-core error, carrying its decision as ``routing``."""
+    if isinstance(exc, rerr.TierFailed):
+        err = from_worker_error(exc.error, exc.tier)
+        if exc.retry_after is not None:
+            err.retry_after = exc.retry_after
+    else:
+        status, error_type = next(
+            (answer for kind, answer in _ROUTING_ANSWERS.items() if isinstance(exc, kind)), (500, "internal_error")
+        )
+        field = exc.field if isinstance(exc, rerr.ReloadError) else None
+        err = ApiError(exc.message, field=field, retry_after=exc.retry_after)
+        err.status, err.error_type = status, error_type
+    if exc.decision is not None:
+        err.routing = routing_info(exc.decision).model_dump()
+    return err
 
 
 def from_worker_error(exc: werr.WorkerError, tier: str) -> ApiError:
@@ -168,6 +204,11 @@ async def _handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     return api_error_response(exc, _request_id(request))
 
 
+async def _handle_routing_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, rerr.RoutingError)
+    return api_error_response(from_routing_error(exc), _request_id(request))
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
@@ -209,6 +250,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception the gateway can meet to a JSON error response."""
     app.add_exception_handler(ApiError, _handle_api_error)
+    app.add_exception_handler(rerr.RoutingError, _handle_routing_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(werr.WorkerError, _handle_worker_error)

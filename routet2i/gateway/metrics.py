@@ -12,9 +12,13 @@ router checkpoint: ``success``, ``not_found``, ``invalid_checkpoint``, ``in_prog
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from routet2i.routing.budget import TIERS, BudgetState
+from routet2i.routing.budget import BudgetState
+from routet2i.routing.reload import OUTCOMES as RELOAD_OUTCOMES
+from routet2i.types import DEFAULT_TIERS, FallbackCause, Prediction, Reason, TierName
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _WORKER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -25,7 +29,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    """The metrics, fed by the routing core (it implements
+    :class:`~routet2i.routing.observer.RoutingObserver`) and by the request middleware."""
+
+    def __init__(self, tiers: Iterable[TierName] = DEFAULT_TIERS) -> None:
         self.registry = CollectorRegistry()
         p = "routet2i_gateway_"
         r = self.registry
@@ -59,10 +66,43 @@ class GatewayMetrics:
         self.budget_cloud_left = Gauge(p + "budget_cloud_left", "Cloud requests left in the window", registry=r)
         self.budget_money_spent = Gauge(p + "budget_money_spent", "Spend over the money period", registry=r)
         self.budget_money_left = Gauge(p + "budget_money_left", "Money left over the period", registry=r)
-        for tier in TIERS:
+        for tier in tiers:
             self.tier_up.labels(tier).set(1)
+        for outcome in RELOAD_OUTCOMES:  # every series exists from the start (rate() and alerts need them)
+            self.router_reloads.labels(outcome)
 
-    def set_budget(self, state: BudgetState) -> None:
+    # ----------------------------------------------------------------------------- RoutingObserver
+    def tier_changed(self, tier: TierName, up: bool) -> None:
+        self.tier_up.labels(tier).set(1 if up else 0)
+
+    def router_called(self, seconds: float, predictions: Sequence[Prediction | None], failed: bool) -> None:
+        if failed:
+            self.router_errors.inc()
+        self.router_latency.observe(seconds)
+        for p in predictions:
+            if p is not None:
+                self.prs.observe(p.prs)
+
+    def batch_ran(self, prompts: int, requests: int, seconds: float) -> None:
+        self.router_batch_size.observe(prompts)
+        self.router_batch_seconds.observe(seconds)
+
+    def decided(self, tier: TierName, reason: Reason) -> None:
+        self.decisions.labels(tier, reason).inc()
+
+    def fell_back(self, from_tier: TierName, to_tier: TierName, cause: FallbackCause) -> None:
+        self.fallbacks.labels(from_tier, to_tier, cause).inc()
+
+    def worker_failed(self, tier: TierName, error_type: str) -> None:
+        self.worker_errors.labels(tier, error_type).inc()
+
+    def worker_served(self, tier: TierName, seconds: float) -> None:
+        self.worker_latency.labels(tier).observe(seconds)
+
+    def reload_finished(self, outcome: str) -> None:
+        self.router_reloads.labels(outcome).inc()
+
+    def budget_read(self, state: BudgetState) -> None:
         self.cloud_share_realised.set(state.realised_cloud_share)
         self.cloud_share_target.set(state.effective_share if state.effective_share is not None else 1.0)
         self.threshold.set(state.threshold)

@@ -7,13 +7,14 @@ integer); limits that come from the config (prompt length, size, steps, n) are c
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from routet2i.routing.budget import BudgetPolicy
+from routet2i.routing.decision import RouteDecision
+from routet2i.types import AUTO, CapKind, FallbackCause, Reason, ThresholdSource, TierName
 from routet2i.workers.schemas import SEED_MODULUS
-
-RouteChoice = Literal["auto", "edge", "cloud"]
 
 
 class GenerateBody(BaseModel):
@@ -29,7 +30,9 @@ class GenerateBody(BaseModel):
     guidance_scale: float | None = Field(default=None, ge=0, description="Classifier-free guidance (default: the tier's).")
     seed: int | None = Field(default=None, ge=0, lt=SEED_MODULUS, description="Seed of the first image; image i uses seed+i.")
     n: int = Field(default=1, ge=1, description="Number of images.")
-    route: RouteChoice = Field(default="auto", description="auto: the router decides; edge / cloud: force a tier.")
+    route: str = Field(
+        default=AUTO, description="auto: the router decides; a tier's name (edge / cloud by default): force that tier."
+    )
 
 
 class ImageOut(BaseModel):
@@ -47,25 +50,52 @@ class BudgetSummary(BaseModel):
     cloud_left_in_window: int | None
     money_left: float | None
     #: ``share`` or ``money`` when that budget sent this request to the edge.
-    cap: str | None = None
+    cap: CapKind | None = None
 
 
 class RoutingInfo(BaseModel):
     """The decision that every response carries."""
 
-    tier: str = Field(description="The tier that served (or would serve) the request.")
-    reason: str = Field(description="predicted | budget_cap | forced | no_prediction | fallback")
-    wanted_tier: str = Field(description="Where the predictor (or the caller, if forced) wanted it.")
+    tier: TierName = Field(description="The tier that served (or would serve) the request.")
+    reason: Reason
+    wanted_tier: TierName = Field(description="Where the predictor (or the caller, if forced) wanted it.")
     forced: bool
     model: str | None = Field(default=None, description="The serving tier's model name.")
     prs: float | None = Field(description="PRŜ: predicted Pareto relative superiority of the edge (> 0.5: edge better).")
     metrics: dict[str, float] = Field(description="D̂ per metric.")
     threshold: float = Field(description="α: PRŜ < α goes to the cloud (α ≤ 0.5).")
-    threshold_source: str
+    threshold_source: ThresholdSource
     budget: BudgetSummary
     router_ms: float = Field(description="Time spent routing (queue + encode + predict + decide).")
-    fallback_from: str | None = None
-    fallback_cause: str | None = None
+    fallback_from: TierName | None = None
+    fallback_cause: FallbackCause | None = None
+
+
+def routing_info(decision: RouteDecision) -> RoutingInfo:
+    """The ``routing`` block of an answer (values rounded to 6 decimals, ms to 3)."""
+    state = decision.budget
+    return RoutingInfo(
+        tier=decision.tier,
+        reason=decision.reason,
+        wanted_tier=decision.wanted_tier,
+        forced=decision.forced,
+        model=decision.model,
+        prs=None if decision.prs is None else round(decision.prs, 6),
+        metrics={k: round(v, 6) for k, v in decision.metrics.items()},
+        threshold=round(decision.threshold, 6),
+        threshold_source=decision.threshold_source,
+        budget=BudgetSummary(
+            cloud_share=state.cloud_share,
+            effective_share=state.effective_share,
+            realised_cloud_share=round(state.realised_cloud_share, 6),
+            cloud_left_in_window=state.cloud_left_in_window,
+            money_left=state.money_left,
+            cap=decision.cap,
+        ),
+        router_ms=round(decision.router_ms, 3),
+        fallback_from=decision.fallback_from,
+        fallback_cause=decision.fallback_cause,
+    )
 
 
 class Timings(BaseModel):
@@ -104,12 +134,26 @@ class RouteDecisionOut(BaseModel):
     prompt: str
     prs: float | None
     metrics: dict[str, float]
-    tier: str
-    reason: str
-    wanted_tier: str
+    tier: TierName
+    reason: Reason
+    wanted_tier: TierName
     threshold: float
-    threshold_source: str
-    cap: str | None = None
+    threshold_source: ThresholdSource
+    cap: CapKind | None = None
+
+    @classmethod
+    def of(cls, prompt: str, decision: RouteDecision) -> RouteDecisionOut:
+        return cls(
+            prompt=prompt,
+            prs=decision.prs,
+            metrics=dict(decision.metrics),
+            tier=decision.tier,
+            reason=decision.reason,
+            wanted_tier=decision.wanted_tier,
+            threshold=decision.threshold,
+            threshold_source=decision.threshold_source,
+            cap=decision.cap,
+        )
 
 
 class RouteResult(BaseModel):
@@ -118,17 +162,28 @@ class RouteResult(BaseModel):
     budget: dict[str, Any]
 
 
-class BudgetUpdate(BaseModel):
-    """``PUT /v1/budget`` (operator only). Fields left out keep their value; ``null`` disables
-    that part of the budget."""
+def _budget_update() -> type[BaseModel]:
+    """``PUT /v1/budget``'s body: every field of :class:`~routet2i.routing.budget.BudgetPolicy`,
+    optional (the values are checked by the policy itself, so each rule is written once there)."""
+    fields: dict[str, Any] = {
+        name: (Optional[info.annotation], Field(default=None, description=info.description))  # noqa: UP045
+        for name, info in BudgetPolicy.model_fields.items()
+    }
+    return create_model(
+        "BudgetUpdate",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        __doc__="``PUT /v1/budget`` (operator only). Fields left out keep their value; ``null`` disables "
+        "that part of the budget.",
+        **fields,
+    )
 
-    model_config = ConfigDict(extra="forbid", strict=True)
 
-    cloud_share: float | None = Field(default=None, ge=0, le=1)
-    money_per_period: float | None = Field(default=None, ge=0)
-    period_s: float | None = Field(default=None, gt=0)
-    window: int | None = Field(default=None, ge=1)
-    warmup: int | None = Field(default=None, ge=1)
+if TYPE_CHECKING:  # the type checker sees a plain model; at run time the fields come from BudgetPolicy
+
+    class BudgetUpdate(BaseModel): ...
+
+else:
+    BudgetUpdate = _budget_update()
 
 
 class OpenAIImageRequest(BaseModel):

@@ -1,4 +1,8 @@
-"""Gateway settings: the router checkpoint, the two tiers, the budget, limits, health, security.
+"""Gateway settings: the router checkpoint, the tiers, the budget, limits, health, security.
+
+The domain blocks are the routing core's own types (:class:`~routet2i.routing.settings.TierOptions`,
+:class:`~routet2i.routing.settings.RoutingOptions`, :class:`~routet2i.routing.settings.HealthOptions`,
+:class:`~routet2i.routing.budget.BudgetPolicy`), declared once there.
 
 Loaded from ``configs/gateway.yaml`` (or ``--config``) with ``ROUTET2I_`` environment overrides,
 nested fields joined with ``__``: ``ROUTET2I_BUDGET__CLOUD_SHARE=0.2``,
@@ -8,14 +12,17 @@ Times are seconds unless the name says ``_ms``; sizes are pixels.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, cast
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, RootModel, SecretStr, model_validator
 
 from routet2i.config import StrictModel, YamlSettings
-from routet2i.routing.breaker import BreakerPolicy
-from routet2i.routing.budget import TIERS, BudgetPolicy, Price, Tier
+from routet2i.routing.budget import BudgetPolicy
+from routet2i.routing.settings import DEFAULT_TIER_OPTIONS, DispatchConfig, HealthOptions, RoutingOptions, TierOptions
+from routet2i.routing.tiers import Tiers
+from routet2i.types import AUTO, DEFAULT_TIERS, TierName
 
 
 class ServerOptions(StrictModel):
@@ -43,89 +50,45 @@ class RouterOptions(StrictModel):
     metric_weights: dict[str, float] | None = None
 
 
-class PriceOptions(StrictModel):
-    """Per-image price on a tier (see :class:`routet2i.routing.budget.Price`)."""
+class TiersOptions(RootModel[dict[TierName, TierOptions]]):
+    """The tiers by name, cheapest first (the order of the config). A config that names only
+    ``edge`` and/or ``cloud`` gets the built-in options of the one it leaves out, so every
+    two-tier config keeps working; ``tiers.edge`` and ``tiers.get("edge")`` read one tier."""
 
-    per_image: float = Field(default=0.0, ge=0)
-    per_megapixel: float = Field(default=0.0, ge=0)
-    per_megapixel_step: float = Field(default=0.0, ge=0)
-    #: Steps assumed for pricing when a request leaves ``steps`` to the worker's default.
-    default_steps: int = Field(default=1, ge=1)
+    root: dict[TierName, TierOptions] = Field(default_factory=dict)
 
-    def price(self) -> Price:
-        return Price(self.per_image, self.per_megapixel, self.per_megapixel_step)
-
-
-class TierOptions(StrictModel):
-    """One tier: where its worker is and what it costs."""
-
-    #: Base URL of the worker (``POST {url}/v1/generate``).
-    url: str = "http://127.0.0.1:8001"
-    #: The model name clients may put in OpenAI's ``model`` to force this tier; also shown in
-    #: ``/v1/models``.
-    model: str = "edge-model"
-    #: Longest wait for one image request to this tier (the request deadline may cut it shorter).
-    timeout_s: float = Field(default=120.0, gt=0)
-    #: Key sent to the worker as ``Authorization: Bearer`` (never logged).
-    api_key: SecretStr | None = None
-    price: PriceOptions = Field(default_factory=PriceOptions)
-    #: Size (pixels) filled in when a request sent to this tier gives none; null = the gateway's
-    #: ``limits.default_width`` / ``limits.default_height``. Also the size its price is quoted at.
-    default_width: int | None = Field(default=None, ge=8)
-    default_height: int | None = Field(default=None, ge=8)
-
-    @field_validator("url")
+    @model_validator(mode="before")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"url {value!r} must start with http:// or https://")
-        return value.rstrip("/")
+    def _defaults(cls, data: Any) -> Any:
+        if data is None:
+            data = {}
+        if isinstance(data, Mapping) and set(data) <= set(DEFAULT_TIERS):
+            return {name: data.get(name, DEFAULT_TIER_OPTIONS[name]) for name in DEFAULT_TIERS}
+        return data
 
+    @model_validator(mode="after")
+    def _two_named_tiers(self) -> TiersOptions:
+        Tiers.of(self.root)  # exactly two, distinct, well-formed names (the ValueError says which)
+        return self
 
-class TiersOptions(StrictModel):
-    edge: TierOptions = Field(default_factory=lambda: TierOptions(url="http://127.0.0.1:8001", model="sd-turbo"))
-    cloud: TierOptions = Field(
-        default_factory=lambda: TierOptions(url="http://127.0.0.1:8002", model="sdxl", timeout_s=300.0)
-    )
+    @property
+    def names(self) -> Tiers:
+        return Tiers.of(self.root)
 
-    def get(self, tier: Tier) -> TierOptions:
-        return self.edge if tier == "edge" else self.cloud
+    def get(self, tier: TierName) -> TierOptions:
+        try:
+            return self.root[tier]
+        except KeyError:
+            raise KeyError(f"no tier named {tier!r}; the tiers are {list(self.root)}") from None
 
+    def items(self) -> list[tuple[TierName, TierOptions]]:
+        return list(self.root.items())
 
-class RoutingOptions(StrictModel):
-    """How the decision may be overridden."""
-
-    #: Tiers a caller may force with ``route`` (native API) or ``model`` (OpenAI API).
-    allow_forced: list[Tier] = Field(default_factory=lambda: list(TIERS))
-    #: A forced cloud request when the cloud budget is spent: ``reject`` (429) or serve it on the
-    #: ``edge`` (reason ``budget_cap``).
-    forced_over_budget: Literal["reject", "edge"] = "reject"
-    #: Send a request to the other tier when its tier is down or fails (the cloud only where the
-    #: budget allows). Forced requests never fall back.
-    fallback: bool = True
-
-
-class BudgetOptions(StrictModel):
-    """The cloud budget (see :mod:`routet2i.routing.budget`); adjustable at run time."""
-
-    #: ρ: the largest share of requests sent to the cloud over the window; null = no share cap.
-    cloud_share: float | None = Field(default=0.3, ge=0, le=1)
-    #: Money per ``period_s`` for both tiers, in the prices' currency; null = no money cap.
-    money_per_period: float | None = Field(default=None, ge=0)
-    period_s: float = Field(default=3600.0, gt=0)
-    #: The share window, in requests.
-    window: int = Field(default=1000, ge=1)
-    #: Live PRŜ values before the live threshold replaces the checkpoint's calibration.
-    warmup: int = Field(default=50, ge=1)
-
-    def policy(self) -> BudgetPolicy:
-        return BudgetPolicy(
-            cloud_share=self.cloud_share,
-            money_per_period=self.money_per_period,
-            period_s=self.period_s,
-            window=self.window,
-            warmup=self.warmup,
-        )
+    def __getattr__(self, name: str) -> TierOptions:
+        root = self.__dict__.get("root")
+        if isinstance(root, dict) and name in root:
+            return cast(TierOptions, root[name])
+        return cast(TierOptions, super().__getattr__(name))  # type: ignore[misc]
 
 
 class LimitOptions(StrictModel):
@@ -167,20 +130,6 @@ class LimitOptions(StrictModel):
         return None
 
 
-class HealthOptions(StrictModel):
-    """Periodic health checks and the circuit breaker of each tier."""
-
-    interval_s: float = Field(default=5.0, gt=0)
-    #: Timeout of one health check.
-    timeout_s: float = Field(default=2.0, gt=0)
-    failure_threshold: int = Field(default=2, ge=1)
-    cooldown_s: float = Field(default=5.0, gt=0)
-    max_cooldown_s: float = Field(default=60.0, gt=0)
-
-    def breaker_policy(self) -> BreakerPolicy:
-        return BreakerPolicy(self.failure_threshold, self.cooldown_s, max(self.max_cooldown_s, self.cooldown_s))
-
-
 class SecurityOptions(StrictModel):
     #: Accepted client keys (``Authorization: Bearer`` or ``X-API-Key``); empty = no auth.
     api_keys: list[SecretStr] = Field(default_factory=list)
@@ -208,33 +157,54 @@ class GatewaySettings(YamlSettings):
     router: RouterOptions = Field(default_factory=RouterOptions)
     tiers: TiersOptions = Field(default_factory=TiersOptions)
     routing: RoutingOptions = Field(default_factory=RoutingOptions)
-    budget: BudgetOptions = Field(default_factory=BudgetOptions)
+    budget: BudgetPolicy = Field(default_factory=BudgetPolicy)
     limits: LimitOptions = Field(default_factory=LimitOptions)
     health: HealthOptions = Field(default_factory=HealthOptions)
     security: SecurityOptions = Field(default_factory=SecurityOptions)
     logging: LoggingOptions = Field(default_factory=LoggingOptions)
 
     @model_validator(mode="after")
-    def _distinct_model_names(self) -> GatewaySettings:
-        names = {self.tiers.edge.model, self.tiers.cloud.model}
-        if len(names) < 2:
-            raise ValueError("tiers.edge.model and tiers.cloud.model must differ (clients pick a tier by name)")
-        reserved = names & {"auto", "edge", "cloud"}
+    def _consistent_tiers(self) -> GatewaySettings:
+        tiers = self.tiers.items()
+        names = {opts.model for _, opts in tiers}
+        if len(names) < len(tiers):
+            raise ValueError(
+                " and ".join(f"tiers.{t}.model" for t, _ in tiers) + " must differ (clients pick a tier by name)"
+            )
+        words = [AUTO, *self.tiers.names]
+        reserved = sorted(names & set(words))
         if reserved:
-            raise ValueError(f"tier model names {sorted(reserved)} are reserved (auto, edge, cloud)")
-        for tier in TIERS:
-            opts = self.tiers.get(tier)
+            raise ValueError(f"tier model names {reserved} are reserved ({', '.join(words)})")
+        for tier, opts in tiers:
             for side in ("default_width", "default_height"):
                 value = getattr(opts, side)
                 problem = None if value is None else self.limits.size_problem(f"tiers.{tier}.{side}", value)
                 if problem:
                     raise ValueError(problem)
+        unknown = [t for t in self.routing.allow_forced or [] if t not in self.tiers.names]
+        if unknown:
+            raise ValueError(f"routing.allow_forced: {unknown} are not tiers; the tiers are {list(self.tiers.names)}")
         return self
 
-    def default_size(self, tier: Tier) -> tuple[int, int]:
+    def default_size(self, tier: TierName) -> tuple[int, int]:
         """(width, height) in pixels for a request to ``tier`` that gives no size: the tier's
         ``default_width/height``, else ``limits.default_width/height``."""
         opts = self.tiers.get(tier)
         width = self.limits.default_width if opts.default_width is None else opts.default_width
         height = self.limits.default_height if opts.default_height is None else opts.default_height
         return width, height
+
+    def dispatch_config(self) -> DispatchConfig:
+        """What the routing core's dispatcher is configured with."""
+        names = self.tiers.names
+        return DispatchConfig(
+            tiers={t: self.tiers.get(t) for t in names},
+            default_sizes={t: self.default_size(t) for t in names},
+            routing=self.routing,
+            budget=self.budget,
+            health=self.health,
+            request_timeout_s=self.limits.request_timeout_s,
+            max_in_flight=self.limits.max_in_flight,
+            max_batch=self.router.max_batch,
+            max_wait_ms=self.router.max_wait_ms,
+        )

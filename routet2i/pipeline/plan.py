@@ -14,8 +14,10 @@ from pathlib import PurePosixPath
 
 from routet2i.errors import ConfigError
 from routet2i.prompts import PromptRecord
+from routet2i.types import DEFAULT_TIERS
 
-TIERS: tuple[str, ...] = ("edge", "cloud")
+#: The pair a generation run makes images on (the gateway's default tiers, cheapest first).
+TIERS: tuple[str, ...] = DEFAULT_TIERS
 
 #: Seeds are unsigned 32-bit integers (the worker's range).
 SEED_MODULUS = 2**32

@@ -75,7 +75,8 @@ def forward_rows(model: KeyTokenPredictor, tokens: TokenStates, rows: Sequence[i
     device = next(model.parameters()).device
     states, mask = tokens.batch(rows)
     feats = tokens.features(rows, model.config.prompt_features)
-    return model(states.to(device), mask.to(device), None if feats is None else feats.to(device))
+    out: PredictorOutput = model(states.to(device), mask.to(device), None if feats is None else feats.to(device))
+    return out
 
 
 def evaluate_loss(model: KeyTokenPredictor, tokens: TokenStates, examples: Examples, batch_size: int = 256) -> float:

@@ -15,29 +15,41 @@ States:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import contextlib
 from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from routet2i.config import StrictModel
 
 BreakerState = Literal["closed", "open", "half_open"]
 
 
-@dataclass(frozen=True)
-class BreakerPolicy:
-    #: Consecutive failures that open a closed circuit.
-    failure_threshold: int = 2
-    #: Seconds a circuit stays open the first time.
-    cooldown_s: float = 5.0
-    #: Upper bound of the doubling cooldown, in seconds.
-    max_cooldown_s: float = 60.0
+class BreakerPolicy(StrictModel):
+    """When a tier's circuit opens and for how long; the breaker fields of the gateway's
+    ``health`` settings."""
 
-    def __post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise ValueError(f"failure_threshold must be ≥ 1, got {self.failure_threshold}")
-        if not (math.isfinite(self.cooldown_s) and self.cooldown_s > 0):
-            raise ValueError(f"cooldown_s must be > 0, got {self.cooldown_s}")
-        if not (math.isfinite(self.max_cooldown_s) and self.max_cooldown_s >= self.cooldown_s):
-            raise ValueError(f"max_cooldown_s must be ≥ cooldown_s, got {self.max_cooldown_s}")
+    #: Consecutive failures that open a closed circuit.
+    failure_threshold: int = Field(default=2, ge=1)
+    #: Seconds a circuit stays open the first time.
+    cooldown_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    #: Upper bound of the doubling cooldown, in seconds (≥ ``cooldown_s``; left out: the larger
+    #: of 60 and ``cooldown_s``).
+    max_cooldown_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_cap(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("max_cooldown_s") is None and "cooldown_s" in data:
+            with contextlib.suppress(TypeError, ValueError):  # the field's own check names a bad cooldown_s
+                data = {**data, "max_cooldown_s": max(60.0, float(data["cooldown_s"]))}
+        return data
+
+    @model_validator(mode="after")
+    def _cap_above_cooldown(self) -> BreakerPolicy:
+        if self.max_cooldown_s < self.cooldown_s:
+            raise ValueError(f"max_cooldown_s must be ≥ cooldown_s, got {self.max_cooldown_s} < {self.cooldown_s}")
+        return self
 
 
 class CircuitBreaker:

@@ -16,23 +16,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
-from routet2i.routing.budget import TIERS, Tier
 from routet2i.routing.ports import ImageWorker
 from routet2i.tasks import cancel_and_wait
+from routet2i.types import TierName
 from routet2i.workers import errors as werr
 
 log = logging.getLogger("routet2i.routing.health")
 
 #: Called when a tier changes state: (tier, up).
-TransitionObserver = Callable[[Tier, bool], None]
+TransitionObserver = Callable[[TierName, bool], None]
 
 
 class TierHealth:
-    """Breakers of both tiers plus the periodic checker."""
+    """One breaker per tier (the keys of ``workers``) plus the periodic checker."""
 
     def __init__(
         self,
-        workers: Mapping[Tier, ImageWorker],
+        workers: Mapping[TierName, ImageWorker],
         policy: BreakerPolicy,
         *,
         interval_s: float = 5.0,
@@ -41,36 +41,37 @@ class TierHealth:
         observer: TransitionObserver | None = None,
     ) -> None:
         self._workers = dict(workers)
-        self._breakers = {tier: CircuitBreaker(policy) for tier in TIERS}
+        self._tiers = tuple(workers)
+        self._breakers = {tier: CircuitBreaker(policy) for tier in self._tiers}
         self._interval = interval_s
         self._timeout = timeout_s
         self._clock = clock
         self._observer = observer
         self._task: asyncio.Task[None] | None = None
-        self._checked = {tier: False for tier in TIERS}
+        self._checked = {tier: False for tier in self._tiers}
 
     # ----------------------------------------------------------------------------- queries
-    def available(self, tier: Tier) -> bool:
+    def available(self, tier: TierName) -> bool:
         return self._breakers[tier].available(self._clock())
 
-    def acquire(self, tier: Tier) -> bool:
+    def acquire(self, tier: TierName) -> bool:
         """Claim a slot on ``tier`` for one request (False while its circuit is open)."""
         return self._breakers[tier].acquire(self._clock())
 
-    def retry_after(self, tier: Tier) -> float:
+    def retry_after(self, tier: TierName) -> float:
         return self._breakers[tier].retry_after(self._clock())
 
     def snapshot(self) -> dict[str, Any]:
         now = self._clock()
-        return {tier: {**self._breakers[tier].snapshot(now), "checked": self._checked[tier]} for tier in TIERS}
+        return {tier: {**self._breakers[tier].snapshot(now), "checked": self._checked[tier]} for tier in self._tiers}
 
     # ----------------------------------------------------------------------------- outcomes
-    def record_success(self, tier: Tier) -> None:
+    def record_success(self, tier: TierName) -> None:
         was_up = self.available(tier)
         self._breakers[tier].record_success(self._clock())
         self._notify(tier, was_up)
 
-    def record_failure(self, tier: Tier, exc: BaseException, *, cooldown_s: float | None = None) -> None:
+    def record_failure(self, tier: TierName, exc: BaseException, *, cooldown_s: float | None = None) -> None:
         """Count a failure. A 429 opens the circuit for its ``Retry-After``; an unreachable
         worker (503) at once for the cooldown; timeouts and errors count toward the threshold."""
         was_up = self.available(tier)
@@ -84,7 +85,7 @@ class TierHealth:
         breaker.record_failure(self._clock(), message, open_for=open_for)
         self._notify(tier, was_up)
 
-    def _notify(self, tier: Tier, was_up: bool) -> None:
+    def _notify(self, tier: TierName, was_up: bool) -> None:
         up = self.available(tier)
         if up != was_up:
             log.warning("tier %s is %s", tier, "back" if up else "out of rotation")
@@ -94,9 +95,9 @@ class TierHealth:
     # ----------------------------------------------------------------------------- checks
     async def check_once(self) -> None:
         """Check every tier now, concurrently."""
-        await asyncio.gather(*(self._check(tier) for tier in TIERS))
+        await asyncio.gather(*(self._check(tier) for tier in self._tiers))
 
-    async def _check(self, tier: Tier) -> None:
+    async def _check(self, tier: TierName) -> None:
         worker = self._workers[tier]
         try:
             ready = await asyncio.wait_for(worker.ready(), self._timeout)

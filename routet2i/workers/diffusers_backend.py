@@ -130,7 +130,7 @@ class DiffusersBackend(ImageBackend):
         t0 = time.perf_counter()
         log.info("loading %s (%s, %s) on %s", self.settings.model, loader.__name__, self.dtype_name, self.device)
         with _LOAD_LOCK:
-            pipe = loader.from_pretrained(self.settings.model, **kwargs)
+            pipe = loader.from_pretrained(self.settings.model, **kwargs)  # type: ignore[no-untyped-call]  # diffusers: unannotated
         if opts.scheduler is not None:
             pipe.scheduler = _build_scheduler(opts.scheduler, pipe.scheduler.config, opts.scheduler_options)
         elif opts.scheduler_options:

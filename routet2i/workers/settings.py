@@ -169,8 +169,8 @@ class WorkerSettings(YamlSettings):
     model: str = "stabilityai/sd-turbo"
     #: The name reported in responses and /v1/info (default: ``model``).
     name: str | None = None
-    #: Informational: which tier this worker serves.
-    tier: Literal["edge", "cloud"] | None = None
+    #: Informational: which tier this worker serves (a tier name of the gateway, e.g. edge or cloud).
+    tier: str | None = None
     #: Run one small generation at start; the worker is ready only after it.
     warmup: bool = True
     diffusers: DiffusersOptions = Field(default_factory=DiffusersOptions)

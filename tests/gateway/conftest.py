@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routet2i.gateway.app import create_app
-from routet2i.gateway.service import GatewayService
 from routet2i.gateway.settings import GatewaySettings
+from routet2i.routing.dispatcher import Dispatcher
 from tests.gateway.doubles import FakeEngine, FakeWorker
 
 
@@ -35,10 +35,11 @@ def gateway_settings(**blocks: Any) -> GatewaySettings:
 @dataclass
 class Gateway:
     client: TestClient
-    service: GatewayService
+    service: Dispatcher
     engine: FakeEngine
     edge: FakeWorker
     cloud: FakeWorker
+    settings: GatewaySettings
 
 
 MakeGateway = Callable[..., Any]
@@ -58,7 +59,7 @@ def make_gateway() -> Callable[..., Any]:
             gateway_settings(**blocks), engine=engine, workers={"edge": edge.client(), "cloud": cloud.client()}
         )
         with TestClient(app) as client:
-            yield Gateway(client, app.state.service, engine, edge, cloud)
+            yield Gateway(client, app.state.dispatcher, engine, edge, cloud, app.state.settings)
 
     return make
 

@@ -113,7 +113,7 @@ def test_api_keys(make_gateway: MakeGateway) -> None:
         assert gw.client.get("/v1/budget").status_code == 401
         assert gw.client.get("/healthz").status_code == 200
         assert gw.client.get("/metrics").status_code == 200
-        assert "k-one" not in repr(gw.service.settings)
+        assert "k-one" not in repr(gw.settings)
 
 
 def test_openai_images_endpoint(make_gateway: MakeGateway) -> None:

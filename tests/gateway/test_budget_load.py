@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from routet2i.gateway.app import create_app
-from routet2i.routing.budget import Tier, Verdict
+from routet2i.routing.budget import Verdict
+from routet2i.types import TierName as Tier
 from tests.gateway.conftest import gateway_settings
 from tests.gateway.doubles import FakeEngine, FakeWorker
 from tests.routing.test_budget import max_cloud_in_any_window
@@ -37,16 +38,16 @@ async def test_cloud_share_stays_within_budget_under_concurrency(shared_data: Pa
     settings = gateway_settings(budget={"cloud_share": SHARE, "window": WINDOW, "warmup": 50})
     edge, cloud = FakeWorker("tiny-edge"), FakeWorker("tiny-cloud")
     app = create_app(settings, engine=engine, workers={"edge": edge.client(), "cloud": cloud.client()})
-    service = app.state.service
+    service = app.state.dispatcher
     decided: list[Tier] = []
-    decide = service.budget.decide
+    decide = service.budget.reserve
 
     def spy(*args: object, **kwargs: object) -> Verdict:
         verdict = decide(*args, **kwargs)  # type: ignore[arg-type]
         decided.append(verdict.tier)
         return verdict
 
-    service.budget.decide = spy
+    service.budget.reserve = spy  # type: ignore[method-assign]
     await service.start()
     try:
         sem = asyncio.Semaphore(32)

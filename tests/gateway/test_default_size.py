@@ -59,7 +59,7 @@ def test_a_tier_without_defaults_uses_the_limits_default(make_gateway: MakeGatew
     del tiers["edge"]["default_width"], tiers["edge"]["default_height"]
     with make_gateway(tiers=tiers) as gw:
         gw.client.post("/generate", json={"prompt": EDGE_PROMPT, "route": "edge"})
-        limits = gw.service.settings.limits
+        limits = gw.settings.limits
         assert _sent(gw.edge) == (limits.default_width, limits.default_height)
 
 

@@ -25,7 +25,6 @@ from routet2i.gateway.app import create_app
 from routet2i.predictor.checkpoint import read_meta, write_meta
 from routet2i.predictor.inference import CheckpointPredictor
 from routet2i.routing.batcher import MicroBatcher
-from routet2i.routing.budget import BudgetController, BudgetPolicy
 from routet2i.routing.ports import PredictorPort
 from routet2i.types import Prediction
 from tests.gateway.conftest import MakeGateway, gateway_settings
@@ -77,39 +76,6 @@ def reload_count(metrics_text: str, outcome: str) -> float:
         if line.startswith(f'routet2i_gateway_router_reloads_total{{outcome="{outcome}"}}'):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no reload counter for {outcome}")
-
-
-# ----------------------------------------------------------------------------- budget controller
-def test_recalibrate_restarts_the_threshold_and_keeps_the_accounting() -> None:
-    budget = BudgetController(BudgetPolicy(cloud_share=0.5, window=20, warmup=5), lambda rho: 0.2)
-    old_prs = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75]
-    for i, prs in enumerate(old_prs):
-        budget.decide(prs, now=float(i), cloud_cost=1.0)
-    before = budget.state(10.0)
-    assert before.threshold_source == "live"
-
-    budget.recalibrate(lambda rho: 0.33)
-    after = budget.state(10.0)
-    assert (after.threshold, after.threshold_source) == (0.33, "calibration")  # the new checkpoint's α
-    for name in ("window_requests", "cloud_in_window", "spent_in_period", "decisions_total", "realised_cloud_share"):
-        assert getattr(after, name) == getattr(before, name), name
-
-    # A PRŜ the old router predicted but decided after the swap stays out of the new sample.
-    budget.decide(0.01, now=11.0, sample=False)
-    new_prs = [0.1, 0.2, 0.3, 0.4]
-    for prs in new_prs:
-        budget.decide(prs, now=12.0)
-    assert budget.state(12.0).threshold_source == "calibration"  # 4 new PRŜ < warmup 5
-    budget.decide(0.45, now=13.0)
-    # n = 14 decisions, all automatic: q = 0.5; α = the q-quantile of the 5 new PRŜ only
-    state = budget.state(13.0)
-    assert state.threshold_source == "live" and state.window_requests == 14
-    assert state.threshold == pytest.approx(sorted([*new_prs, 0.45])[2])
-
-    for i in range(20):  # the old decisions leave the window: back to the plain formula
-        budget.decide(0.3 + 0.01 * i, now=20.0 + i)
-    live = sorted(0.3 + 0.01 * i for i in range(20))
-    assert budget.state(40.0).threshold == pytest.approx(live[10])
 
 
 # ----------------------------------------------------------------------------- batcher
@@ -220,7 +186,7 @@ def test_a_failed_reload_keeps_the_old_router(
         ({"checkpoint": str(tiny_router_dir)}, {}, 401, "unauthorized", "admin key"),
         ({"checkpoint": str(tiny_router_dir)}, {"X-Admin-Key": "wrong"}, 401, "unauthorized", "admin key"),
     ]
-    with TestClient(app) as client, caplog.at_level(logging.INFO, logger="routet2i.gateway.reload"):
+    with TestClient(app) as client, caplog.at_level(logging.INFO, logger="routet2i.routing.reload"):
         expected_prs = route_prs(client, PROMPTS)
         live = client.get("/v1/router").json()
         for body, headers, status, error_type, text in cases:
@@ -269,7 +235,7 @@ async def test_the_load_runs_off_the_event_loop_and_one_at_a_time(tmp_path: Path
     app = create_app(
         settings, engine=old, workers={"edge": edge.client(), "cloud": cloud.client()}, engine_loader=slow_loader
     )
-    service = app.state.service
+    service = app.state.dispatcher
     await service.start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
@@ -285,7 +251,7 @@ async def test_the_load_runs_off_the_event_loop_and_one_at_a_time(tmp_path: Path
             assert all(r.status_code == 200 for r in await asyncio.gather(*in_flight))
             routed = (await client.post("/v1/route", json={"prompts": PROMPTS})).json()["decisions"]
             assert all(d["prs"] >= 0.6 for d in routed)
-            assert service.engine is new and service.batcher.engine is new
+            assert service.predictor is new and service.batcher.engine is new
     finally:
         gate.set()
         await service.stop()

@@ -11,7 +11,7 @@ from routet2i.gateway.settings import GatewaySettings
 def test_shipped_config_loads_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = GatewaySettings.load()
     assert settings.budget.cloud_share == 0.3 and settings.tiers.edge.model == "sd-turbo"
-    assert settings.budget.policy().cloud_limit == 300
+    assert settings.budget.cloud_limit == 300
     monkeypatch.setenv("ROUTET2I_BUDGET__CLOUD_SHARE", "0.2")
     monkeypatch.setenv("ROUTET2I_TIERS__CLOUD__URL", "http://gpu-2:8002/")
     monkeypatch.setenv("ROUTET2I_SECURITY__API_KEYS", '["key-one"]')

@@ -70,7 +70,7 @@ def test_an_uncalibrated_checkpoint_starts_at_the_ceiling(tiny_router_dir: Path,
 def test_router_metric_weights_from_the_gateway_settings(
     tiny_router_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from routet2i.gateway.reload import product_loader
+    from routet2i.gateway.loading import product_loader
 
     settings = gateway_settings(router={"device": "cpu", "metric_weights": {METRICS[0]: 1.0}})
     with caplog.at_level("WARNING", logger="routet2i.gateway"):

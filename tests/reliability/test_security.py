@@ -167,7 +167,7 @@ def test_keys_are_never_logged(make_gateway: MakeGateway, caplog: pytest.LogCapt
         assert (
             gw.client.put("/v1/budget", json={"cloud_share": 0.2}, headers={"X-Admin-Key": "nope"}).status_code == 401
         )
-        settings = gw.service.settings
+        settings = gw.settings
         dumped = settings.model_dump_json() + repr(settings) + str(settings)
     text = _all_log_text(caplog.records) + dumped
     for key in (CLIENT_KEY, ADMIN_KEY, WORKER_KEY):

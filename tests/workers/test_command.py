@@ -46,6 +46,8 @@ def test_worker_process_serves_and_exits_0_on_sigterm(tiny_pipeline: Callable[[s
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_missing_config_is_an_error_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

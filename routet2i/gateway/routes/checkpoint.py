@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from routet2i.gateway.errors import Forbidden
-from routet2i.gateway.reload import RouterReloader
-from routet2i.gateway.routes.common import ServiceDep, require_client
+from routet2i.gateway.routes.common import DispatcherDep, require_client
 from routet2i.gateway.security import KeyRing, check_admin
+from routet2i.routing.reload import RouterReloader
 
 
 class ReloadBody(BaseModel):
@@ -48,9 +48,9 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["router"])
 
     @router.get("/v1/router", dependencies=[Depends(require_client)])
-    async def live_router(request: Request, service: ServiceDep) -> dict[str, Any]:
+    async def live_router(request: Request, dispatcher: DispatcherDep) -> dict[str, Any]:
         reloader: RouterReloader = request.app.state.reloader
-        return {**service.describe_router(), "reloads": reloader.status()}
+        return {**dispatcher.describe_router(), "reloads": reloader.status()}
 
     @router.post("/v1/admin/reload", dependencies=[Depends(require_operator)])
     async def reload(request: Request, body: ReloadBody | None = None) -> dict[str, Any]:

@@ -9,11 +9,14 @@ from typing import Annotated, TypeVar
 from fastapi import Depends
 from starlette.requests import Request
 
-from routet2i.gateway.errors import ApiError, Forbidden
-from routet2i.gateway.schemas import RouteChoice, RoutingInfo
+from routet2i.gateway.errors import ApiError, Forbidden, InvalidField, from_routing_error
+from routet2i.gateway.schemas import RoutingInfo
 from routet2i.gateway.security import KeyRing, check_admin, check_client
-from routet2i.gateway.service import GatewayService
-from routet2i.routing.budget import Tier
+from routet2i.gateway.settings import GatewaySettings
+from routet2i.routing.decision import RouteDecision
+from routet2i.routing.dispatcher import Dispatcher
+from routet2i.routing.errors import RoutingError
+from routet2i.types import AUTO, TierName
 
 T = TypeVar("T")
 
@@ -39,14 +42,21 @@ ROUTING_HEADERS = (
 )
 
 
-async def get_service(request: Request) -> GatewayService:
+async def get_dispatcher(request: Request) -> Dispatcher:
     # async: FastAPI would run a plain function on a thread pool (a thread hop per request)
-    service: GatewayService = request.app.state.service
-    return service
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
 
 
-#: The app's :class:`GatewayService`, as a FastAPI dependency.
-ServiceDep = Annotated[GatewayService, Depends(get_service)]
+async def get_settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+#: The app's :class:`~routet2i.routing.dispatcher.Dispatcher`, as a FastAPI dependency.
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+#: The app's settings, as a FastAPI dependency.
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 
 
 async def require_client(request: Request) -> None:
@@ -61,14 +71,17 @@ async def require_admin(request: Request) -> None:
     check_admin(request, ring)
 
 
-def forced_tier(choice: RouteChoice | str, service: GatewayService, *, field: str) -> Tier | None:
-    """None for ``auto``; the tier for ``edge`` / ``cloud`` when the config allows forcing it."""
-    if choice == "auto":
+def forced_tier(choice: str, dispatcher: Dispatcher, *, field: str) -> TierName | None:
+    """None for ``auto``; the tier named ``choice`` when the config allows forcing it (422 naming
+    ``field`` for a name that is no tier, 403 when forcing it is disabled)."""
+    if choice == AUTO:
         return None
-    tier: Tier = "edge" if choice == "edge" else "cloud"
-    if tier not in service.settings.routing.allow_forced:
-        raise Forbidden(f"forcing the {tier} tier is disabled by the gateway's configuration", field=field)
-    return tier
+    names = list(dispatcher.tiers)
+    if choice not in names:
+        raise InvalidField(f"{field}: {choice!r} is not a tier; choose {AUTO!r} or one of {names}", field=field)
+    if choice not in dispatcher.config.forcible():
+        raise Forbidden(f"forcing the {choice} tier is disabled by the gateway's configuration", field=field)
+    return choice
 
 
 def routing_headers(info: RoutingInfo) -> dict[str, str]:
@@ -125,12 +138,18 @@ async def observe(request: Request, work: Awaitable[T]) -> T:
     log_fields: dict[str, object] = request.state.log
     try:
         result = await work
+    except RoutingError as exc:
+        if exc.decision is not None:
+            log_fields.update({"tier": exc.decision.tier, "reason": exc.decision.reason})
+        log_fields["error"] = from_routing_error(exc).error_type
+        raise
     except ApiError as exc:
         if exc.routing:
             log_fields.update({"tier": exc.routing.get("tier"), "reason": exc.routing.get("reason")})
         log_fields["error"] = exc.error_type
         raise
-    routing: RoutingInfo | None = getattr(result, "routing", None)
-    if routing is not None:
-        log_fields.update({"tier": routing.tier, "reason": routing.reason, "prs": routing.prs})
+    decision: RouteDecision | None = getattr(result, "decision", None)
+    if decision is not None:
+        prs = None if decision.prs is None else round(decision.prs, 6)
+        log_fields.update({"tier": decision.tier, "reason": decision.reason, "prs": prs})
     return result

@@ -10,14 +10,15 @@ from fastapi.responses import Response
 
 from routet2i.gateway.errors import InvalidField, UpstreamError
 from routet2i.gateway.routes.common import (
-    ServiceDep,
+    DispatcherDep,
+    SettingsDep,
     accepts_png,
     forced_tier,
     observe,
     require_client,
     routing_headers,
 )
-from routet2i.gateway.schemas import GenerateBody, GenerateResult, ImageOut, Timings
+from routet2i.gateway.schemas import GenerateBody, GenerateResult, ImageOut, Timings, routing_info
 from routet2i.gateway.validation import check_generation
 
 
@@ -30,10 +31,12 @@ def build_router() -> APIRouter:
         dependencies=[Depends(require_client)],
         responses={200: {"content": {"image/png": {}}, "description": "JSON, or the PNG with Accept: image/png"}},
     )
-    async def generate(body: GenerateBody, request: Request, service: ServiceDep) -> Response:
-        forced = forced_tier(body.route, service, field="route")
+    async def generate(
+        body: GenerateBody, request: Request, dispatcher: DispatcherDep, settings: SettingsDep
+    ) -> Response:
+        forced = forced_tier(body.route, dispatcher, field="route")
         params = check_generation(
-            service.settings.limits,
+            settings.limits,
             prompt=body.prompt,
             negative_prompt=body.negative_prompt,
             width=body.width,
@@ -46,10 +49,11 @@ def build_router() -> APIRouter:
         png = accepts_png(request.headers.get("accept"))
         if png and params.n != 1:
             raise InvalidField("Accept: image/png returns one image: ask for n=1, or accept JSON", field="n")
-        if service.settings.logging.log_prompts:
+        if settings.logging.log_prompts:
             request.state.log["prompt"] = params.prompt
-        outcome = await observe(request, service.generate(params, forced=forced))
-        headers = routing_headers(outcome.routing)
+        outcome = await observe(request, dispatcher.generate(params, forced=forced))
+        routing = routing_info(outcome.decision)
+        headers = routing_headers(routing)
         images = outcome.response.images
         if png:
             if images[0].seed is not None:
@@ -57,12 +61,12 @@ def build_router() -> APIRouter:
             try:
                 png_bytes = base64.b64decode(images[0].b64_png, validate=True)
             except binascii.Error:
-                raise UpstreamError(f"the {outcome.routing.tier} worker answered an image that is not base64") from None
+                raise UpstreamError(f"the {routing.tier} worker answered an image that is not base64") from None
             return Response(png_bytes, media_type="image/png", headers=headers)
         result = GenerateResult(
             images=[ImageOut(b64_png=i.b64_png, seed=i.seed) for i in images],
             model=outcome.response.model,
-            routing=outcome.routing,
+            routing=routing,
             timings=Timings(
                 router_ms=round(outcome.router_ms, 3),
                 worker_ms=round(outcome.worker_ms, 3),

@@ -1,8 +1,8 @@
 """``POST /v1/images/generations``: the OpenAI Images API, so the official ``openai`` client works
 unchanged (``client.images.generate(model="auto", prompt=..., size="512x512")``).
 
-``model``: ``auto`` (or left out) lets the router decide; ``edge`` / ``cloud`` or a tier's
-configured model name force that tier. Images come back as ``b64_json`` only (``url`` would need
+``model``: ``auto`` (or left out) lets the router decide; a tier's name (``edge`` / ``cloud``) or
+its configured model name force that tier. Images come back as ``b64_json`` only (``url`` would need
 storage the gateway does not have: 400). The decision is in the ``routet2i`` field and in the
 ``X-Routet2i-*`` headers. ``quality``, ``style``, ``user`` and other OpenAI-only fields are
 accepted and ignored.
@@ -17,10 +17,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from routet2i.gateway.errors import BadRequest
-from routet2i.gateway.routes.common import ServiceDep, forced_tier, observe, require_client, routing_headers
-from routet2i.gateway.schemas import OpenAIImage, OpenAIImageRequest, OpenAIImagesResponse
-from routet2i.gateway.service import GatewayService
+from routet2i.gateway.routes.common import (
+    DispatcherDep,
+    SettingsDep,
+    forced_tier,
+    observe,
+    require_client,
+    routing_headers,
+)
+from routet2i.gateway.schemas import OpenAIImage, OpenAIImageRequest, OpenAIImagesResponse, routing_info
 from routet2i.gateway.validation import check_generation
+from routet2i.routing.dispatcher import Dispatcher
+from routet2i.types import AUTO
 
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
@@ -40,7 +48,7 @@ def build_router() -> APIRouter:
 
     @router.post("/v1/images/generations", response_model=OpenAIImagesResponse, dependencies=[Depends(require_client)])
     async def images_generations(
-        body: OpenAIImageRequest, request: Request, service: ServiceDep
+        body: OpenAIImageRequest, request: Request, dispatcher: DispatcherDep, settings: SettingsDep
     ) -> Response:
         if body.stream:
             raise BadRequest("streaming image generation is not supported; set stream=false", field="stream")
@@ -52,10 +60,10 @@ def build_router() -> APIRouter:
             )
         if body.output_format not in (None, "png"):
             raise BadRequest(f"output_format {body.output_format!r} is not supported; use 'png'", field="output_format")
-        forced = forced_tier(_route_for_model(body.model, service), service, field="model")
+        forced = forced_tier(_route_for_model(body.model, dispatcher), dispatcher, field="model")
         width, height = parse_size(body.size)
         params = check_generation(
-            service.settings.limits,
+            settings.limits,
             prompt=body.prompt,
             negative_prompt=body.negative_prompt,
             width=width,
@@ -66,29 +74,30 @@ def build_router() -> APIRouter:
             n=body.n or 1,
             size_field="size",
         )
-        if service.settings.logging.log_prompts:
+        if settings.logging.log_prompts:
             request.state.log["prompt"] = params.prompt
-        outcome = await observe(request, service.generate(params, forced=forced))
+        outcome = await observe(request, dispatcher.generate(params, forced=forced))
+        routing = routing_info(outcome.decision)
         result = OpenAIImagesResponse(
             created=int(time.time()),
             data=[OpenAIImage(b64_json=img.b64_png) for img in outcome.response.images],
             size="{}x{}".format(*outcome.size),
-            routet2i=outcome.routing,
+            routet2i=routing,
         )
-        return Response(result.model_dump_json(), media_type="application/json", headers=routing_headers(outcome.routing))
+        return Response(result.model_dump_json(), media_type="application/json", headers=routing_headers(routing))
 
     return router
 
 
-def _route_for_model(model: str | None, service: GatewayService) -> str:
-    if model in (None, "", "auto"):
-        return "auto"
-    if model in ("edge", "cloud"):
+def _route_for_model(model: str | None, dispatcher: Dispatcher) -> str:
+    """OpenAI's ``model`` as a ``route``: ``auto`` (or none), a tier's name, or a tier's model name."""
+    if model in (None, "", AUTO):
+        return AUTO
+    assert model is not None
+    if model in dispatcher.tiers:
         return model
-    tiers = service.settings.tiers
-    if model == tiers.edge.model:
-        return "edge"
-    if model == tiers.cloud.model:
-        return "cloud"
-    choices = ["auto", "edge", "cloud", tiers.edge.model, tiers.cloud.model]
+    by_model = {dispatcher.model_name(tier): tier for tier in dispatcher.tiers}
+    if model in by_model:
+        return by_model[model]
+    choices = [AUTO, *dispatcher.tiers, *by_model]
     raise BadRequest(f"model {model!r} is not served here; choose one of {choices}", field="model")

@@ -8,43 +8,48 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from routet2i.gateway.metrics import CONTENT_TYPE
-from routet2i.gateway.routes.common import ServiceDep, require_client
-from routet2i.routing.budget import TIERS
+from routet2i.gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from routet2i.gateway.routes.common import DispatcherDep, SettingsDep, require_client
+from routet2i.types import AUTO
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/v1/models", dependencies=[Depends(require_client)])
-    async def models(service: ServiceDep) -> dict[str, Any]:
-        tiers = service.describe_tiers()
+    async def models(dispatcher: DispatcherDep) -> dict[str, Any]:
+        tiers = dispatcher.describe_tiers()
         data: list[dict[str, Any]] = [
-            {"id": "auto", "object": "model", "created": 0, "owned_by": "routet2i", "description": "the router decides"}
+            {"id": AUTO, "object": "model", "created": 0, "owned_by": "routet2i", "description": "the router decides"}
         ]
-        for tier in TIERS:
-            model = service.model_name(tier)
+        for tier in dispatcher.tiers:
+            model = dispatcher.model_name(tier)
             for ident in (tier, model):
                 data.append(
                     {"id": ident, "object": "model", "created": 0, "owned_by": "routet2i", "tier": tier, "model": model}
                 )
-        return {"object": "list", "data": data, "tiers": tiers, "router": service.describe_router()}
+        return {"object": "list", "data": data, "tiers": tiers, "router": dispatcher.describe_router()}
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get("/readyz", responses={503: {"description": "Not ready (same body as 200)", "model": dict[str, Any]}})
-    async def readyz(service: ServiceDep) -> JSONResponse:
-        ready = service.ready
-        body = {"status": "ready" if ready else "not ready", "router": service.batcher.running, "tiers": service.describe_tiers()}
+    async def readyz(dispatcher: DispatcherDep) -> JSONResponse:
+        ready = dispatcher.ready
+        body = {
+            "status": "ready" if ready else "not ready",
+            "router": dispatcher.router_running,
+            "tiers": dispatcher.describe_tiers(),
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text format"}})
-    async def metrics(request: Request, service: ServiceDep) -> Response:
-        if service.settings.security.protect_metrics:
+    async def metrics(request: Request, dispatcher: DispatcherDep, settings: SettingsDep) -> Response:
+        if settings.security.protect_metrics:
             await require_client(request)
-        service.budget_state()  # refresh the budget gauges
-        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+        dispatcher.budget_state()  # refresh the budget gauges
+        registry: GatewayMetrics = request.app.state.metrics
+        return Response(registry.render(), media_type=CONTENT_TYPE)
 
     return router

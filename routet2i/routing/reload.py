@@ -2,14 +2,15 @@
 
 A reload loads the checkpoint and its encoder on a thread (the event loop keeps serving on the
 old router meanwhile), runs one warm-up prediction with the new engine there, and only then
-makes it live with :meth:`~routet2i.gateway.service.GatewayService.swap_engine`: one reference
+makes it live with :meth:`~routet2i.routing.dispatcher.Dispatcher.swap_predictor`: one reference
 assignment on the event loop, so a micro-batch never mixes two engines, the batch running at
 that moment finishes on the old router and the next one runs on the new. The budget controller
 takes the new checkpoint's calibration and keeps its window and spend
 (:meth:`~routet2i.routing.budget.BudgetController.recalibrate`).
 
-A failed load changes nothing: the old router keeps serving. It is logged, counted in
-``routet2i_gateway_router_reloads_total{outcome}`` and, over HTTP, answered: 404
+A failed load changes nothing: the old router keeps serving. It is logged, reported to the
+observer (``routet2i_gateway_router_reloads_total{outcome}``) and raised as a
+:class:`~routet2i.routing.errors.ReloadError`, which the HTTP layer answers: 404
 ``checkpoint_not_found`` (no folder there), 422 ``invalid_checkpoint`` (not a usable checkpoint:
 a missing or malformed file, an encoder that does not load or does not fit the predictor), 409
 ``reload_in_progress`` (one reload at a time), 500 ``reload_failed`` (anything else).
@@ -34,81 +35,33 @@ from pathlib import Path
 from typing import Any
 
 from routet2i.errors import Routet2iError
-from routet2i.gateway.errors import ApiError
-from routet2i.gateway.service import GatewayService
-from routet2i.gateway.settings import GatewaySettings
+from routet2i.routing.dispatcher import Dispatcher
+from routet2i.routing.errors import CheckpointNotFound, InvalidCheckpoint, ReloadError, ReloadFailed, ReloadInProgress
 from routet2i.routing.ports import PredictorPort
 
-log = logging.getLogger("routet2i.gateway.reload")
+log = logging.getLogger("routet2i.routing.reload")
 
 #: Values of the ``outcome`` label of ``router_reloads_total``.
 OUTCOMES = ("success", "not_found", "invalid_checkpoint", "in_progress", "error")
 
-#: Loads the router engine of a checkpoint folder (None: the packaged default). Runs on a thread.
-EngineLoader = Callable[[Path | None], PredictorPort]
+#: Loads the predictor of a checkpoint folder (None: the packaged default). Runs on a thread.
+PredictorLoader = Callable[[Path | None], PredictorPort]
 
 _WARMUP_PROMPT = "a warm-up prompt"
 
 
-class CheckpointNotFound(ApiError):
-    status, error_type = 404, "checkpoint_not_found"
-
-
-class InvalidCheckpoint(ApiError):
-    status, error_type = 422, "invalid_checkpoint"
-
-
-class ReloadInProgress(ApiError):
-    status, error_type = 409, "reload_in_progress"
-
-
-class ReloadFailed(ApiError):
-    status, error_type = 500, "reload_failed"
-
-
-def _outcome(exc: ApiError) -> str:
-    if isinstance(exc, CheckpointNotFound):
-        return "not_found"
-    if isinstance(exc, InvalidCheckpoint):
-        return "invalid_checkpoint"
-    if isinstance(exc, ReloadInProgress):
-        return "in_progress"
-    return "error"
-
-
-def product_loader(settings: GatewaySettings) -> EngineLoader:
-    """The product's loader: a :class:`~routet2i.predictor.inference.CheckpointPredictor` with the
-    gateway's device, batch size and metric weights (torch is imported only when it is called)."""
-
-    def load(checkpoint: Path | None) -> PredictorPort:
-        from routet2i.predictor.inference import CheckpointPredictor
-
-        predictor = CheckpointPredictor(
-            checkpoint,
-            device=settings.router.device,
-            batch_size=settings.router.max_batch,
-            metric_weights=settings.router.metric_weights,
-        )
-        predictor.warn_if_uncalibrated()
-        return predictor
-
-    return load
-
-
 class RouterReloader:
-    """Reloads the router of one gateway (see the module docstring). ``checkpoint``: the folder
-    the live engine was loaded from (None: the packaged default)."""
+    """Reloads the router of one dispatcher (see the module docstring). ``checkpoint``: the folder
+    the live predictor was loaded from (None: the packaged default)."""
 
-    def __init__(self, service: GatewayService, loader: EngineLoader, checkpoint: Path | None) -> None:
-        self._service = service
+    def __init__(self, dispatcher: Dispatcher, loader: PredictorLoader, checkpoint: Path | None) -> None:
+        self._service = dispatcher
         self._loader = loader
         self.checkpoint = checkpoint
         self._running: asyncio.Task[dict[str, Any]] | None = None  # one reload at a time
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counts = dict.fromkeys(OUTCOMES, 0)
         self._last: dict[str, Any] | None = None
-        for outcome in OUTCOMES:  # every series exists from the start (rate() and alerts need them)
-            service.metrics.router_reloads.labels(outcome)
 
     def status(self) -> dict[str, Any]:
         """The folder a path-less reload reads, reloads by outcome, and the last attempt."""
@@ -122,7 +75,7 @@ class RouterReloader:
         self, checkpoint: str | Path | None = None, *, source: str, field: str | None = None
     ) -> dict[str, Any]:
         """Load ``checkpoint`` (None: the live folder again) and make it live; returns the new
-        router's description. Raises an :class:`ApiError` (naming ``field``) and keeps the old
+        router's description. Raises an :class:`ReloadError` (naming ``field``) and keeps the old
         router when it fails. ``source``: who asked (``admin``, ``sighup``), for the logs. The
         reload runs as its own task: a caller that goes away (a client disconnecting) does not
         cancel it halfway."""
@@ -141,14 +94,14 @@ class RouterReloader:
     async def _reload(self, path: Path | None, source: str, field: str | None, t0: float) -> dict[str, Any]:
         try:
             engine = await asyncio.to_thread(self._load, path, field)
-        except ApiError as exc:
+        except ReloadError as exc:
             raise self._failed(exc, source, path, t0) from None
         except Exception as exc:
             log.exception("router reload from %s failed", path)
             err = ReloadFailed(f"loading the router from {path} failed: {type(exc).__name__}: {exc}", field=field)
             raise self._failed(err, source, path, t0) from None
         previous = self._service.describe_router()
-        self._service.swap_engine(engine)
+        self._service.swap_predictor(engine)
         self.checkpoint = path
         live = self._service.describe_router()
         seconds = round(time.perf_counter() - t0, 3)
@@ -197,8 +150,8 @@ class RouterReloader:
             )
         return engine
 
-    def _failed(self, exc: ApiError, source: str, path: Path | None, t0: float) -> ApiError:
-        outcome = _outcome(exc)
+    def _failed(self, exc: ReloadError, source: str, path: Path | None, t0: float) -> ReloadError:
+        outcome = exc.outcome
         self._record(outcome, source, path, round(time.perf_counter() - t0, 3), error=exc)
         log.error(
             "router reload failed; the previous router keeps serving: %s",
@@ -208,10 +161,10 @@ class RouterReloader:
         return exc
 
     def _record(
-        self, outcome: str, source: str, path: Path | None, seconds: float, error: ApiError | None = None
+        self, outcome: str, source: str, path: Path | None, seconds: float, error: ReloadError | None = None
     ) -> None:
         self._counts[outcome] += 1
-        self._service.metrics.router_reloads.labels(outcome).inc()
+        self._service.observer.reload_finished(outcome)
         self._last = {
             "outcome": outcome,
             "source": source,
@@ -227,7 +180,7 @@ class RouterReloader:
         self._track(asyncio.get_running_loop().create_task(self._reload_quietly("sighup"), name="routet2i-sighup"))
 
     async def _reload_quietly(self, source: str) -> None:
-        with contextlib.suppress(ApiError):  # already logged and counted
+        with contextlib.suppress(ReloadError):  # already logged and counted
             await self.reload(source=source)
 
     @contextlib.contextmanager

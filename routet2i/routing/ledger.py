@@ -1,0 +1,75 @@
+"""The budget ledger: what the dispatcher needs from the budget, so that a shared ledger (several
+gateway replicas, one budget) can replace the in-memory :class:`~routet2i.routing.budget.BudgetController`.
+
+The life of one request's budget: :meth:`~BudgetLedger.reserve` decides the tier and holds the
+request's share and cost at once (concurrent requests cannot overshoot a cap);
+:meth:`~BudgetLedger.reassign` moves it to the other tier (a fallback; refused when over
+budget); :meth:`~BudgetLedger.release` gives back what a request that produced nothing held;
+:meth:`~BudgetLedger.settle` ends the reservation once the request is over (always called, also
+after a release). :meth:`~BudgetLedger.preview` answers what :meth:`reserve` would decide and
+records nothing. ``now`` is seconds on the dispatcher's monotonic clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from routet2i.routing.budget import BudgetPolicy, BudgetState, Calibration, Verdict
+from routet2i.types import ThresholdSource, TierName
+
+
+class BudgetLedger(Protocol):
+    """The budget behind the dispatcher (see the module docstring)."""
+
+    @property
+    def policy(self) -> BudgetPolicy: ...
+
+    def update_policy(self, **changes: Any) -> BudgetPolicy:
+        """Change the policy (fields of :class:`BudgetPolicy`); ValueError naming the field, and
+        nothing changed, on an invalid value."""
+        ...
+
+    def recalibrate(self, calibration: Calibration | None) -> None:
+        """A new router is live: α starts from its calibration; the accounting is kept."""
+        ...
+
+    def preview(self, prs: float | None, *, now: float, forced: TierName | None = None) -> Verdict:
+        """The verdict :meth:`reserve` would give now; records nothing (ticket -1)."""
+        ...
+
+    def reserve(
+        self,
+        prs: float | None,
+        *,
+        now: float,
+        cheap_cost: float = 0.0,
+        expensive_cost: float = 0.0,
+        forced: TierName | None = None,
+        sample: bool = True,
+    ) -> Verdict:
+        """Decide and hold the request's share and cost; the verdict's ticket names the reservation."""
+        ...
+
+    def reassign(self, ticket: int, tier: TierName, *, now: float, cost: float) -> bool:
+        """Move a reservation to ``tier`` at ``cost``; False (nothing changed) when over budget."""
+        ...
+
+    def release(self, ticket: int, *, now: float) -> None:
+        """The request produced nothing: it holds no share and no spend any more."""
+        ...
+
+    def settle(self, ticket: int) -> None:
+        """The request is over (idempotent)."""
+        ...
+
+    def threshold(self, now: float) -> tuple[float, ThresholdSource]:
+        """α for the next decision and where it comes from."""
+        ...
+
+    def state(self, now: float) -> BudgetState:
+        """A snapshot of the budget."""
+        ...
+
+    def reasons(self) -> dict[str, int]:
+        """Decisions by reason since start."""
+        ...
