@@ -9,6 +9,7 @@ the value and the file.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -17,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from routet2i.errors import ConfigError
+from routet2i.errors import ConfigError, Routet2iError
 
 #: The folder of the YAML defaults: package data (``routet2i/configs``), so that a wheel install
 #: has them too. In a checkout it is a link to the top-level ``configs/``, the files the docs,
@@ -91,6 +92,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def read_json_object(path: Path, *, error: type[Routet2iError] = ConfigError, label: str = "") -> dict[str, Any]:
+    """Read a JSON file whose top level is an object; an unreadable file, bad JSON or another
+    top level raises ``error`` naming the file (``label``, e.g. "cue lexicon", goes before it)."""
+    where = f"{label} {path}" if label else str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"{where}: not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{where}: the top level must be an object")
     return data
 
 

@@ -17,7 +17,7 @@ text). ``-`` reads standard input (text or JSONL).
 For tables and JSONL, ``column`` names the prompt column (``--column Prompt``); without it a
 column called ``prompt`` in any case is taken, or the only column. ``id_column`` names a column
 holding the prompt's id within the dataset; without it the id is
-:func:`~routet2i.quality.manifest.default_prompt_id` (a hash of the text, so the same prompt has
+:func:`~routet2i.prompt_ids.default_prompt_id` (a hash of the text, so the same prompt has
 the same id in every file and run). The other columns are kept in :attr:`PromptRecord.fields`
 (PartiPrompts' ``Category``, ``Challenge``) and travel into the manifest.
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from routet2i.errors import DataError
-from routet2i.quality.manifest import default_prompt_id
+from routet2i.prompt_ids import default_prompt_id
 
 log = logging.getLogger(__name__)
 

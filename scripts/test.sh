@@ -9,5 +9,7 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[dev]"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 ruff check routet2i tests scripts
+ruff format --check routet2i tests scripts
 mypy
+lint-imports
 python -m pytest -q -p no:cacheprovider "$@"

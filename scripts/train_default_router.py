@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the checkpoint is larger than {MAX_BYTES / 1e6:.1f} MB: too big for package data", file=sys.stderr)
         return 1
     [decision] = CheckpointPredictor(args.out).predict(["a red car next to two blue bicycles"])
-    print(f"check: 'a red car next to two blue bicycles' → PRŜ {decision.prs:.4f}, D̂ {dict(decision.metrics)}", file=sys.stderr)
+    print(
+        f"check: 'a red car next to two blue bicycles' → PRŜ {decision.prs:.4f}, D̂ {dict(decision.metrics)}",
+        file=sys.stderr,
+    )
     return 0
 
 

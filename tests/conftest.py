@@ -8,6 +8,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from routet2i.config import data_dir
 @pytest.fixture(scope="session")
 def clip_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real CLIP BPE tokenizer (ids equal OpenAI CLIP's), saved with ``save_pretrained``."""
-    from tests.tiny.clip_tokenizer import save_clip_tokenizer
+    from routet2i.testing.clip_tokenizer import save_clip_tokenizer
 
     return save_clip_tokenizer(tmp_path_factory.mktemp("clip-tokenizer"))
 
@@ -35,7 +37,20 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny calibrated router checkpoint (untrained predictor on a tiny BERT), built once."""
-    from tests.gateway.tiny_router import save_tiny_router
+    from routet2i.testing.tiny_router import save_tiny_router
 
     root = tmp_path_factory.mktemp("tiny-router")
     return save_tiny_router(root / "checkpoint", root / "encoder")
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Give the next test the logging this one had: ``configure_logging`` (run by ``routet2i
+    worker`` / ``gateway`` in-process, and by the log tests) rewires the root and uvicorn loggers."""
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    yield
+    for logger, (handlers, level, propagate, disabled) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled

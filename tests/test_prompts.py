@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from routet2i.errors import DataError
+from routet2i.prompt_ids import default_prompt_id
 from routet2i.prompts import detect_format, prompt_texts, read_prompts, sample_prompts
-from routet2i.quality.manifest import default_prompt_id
 
 
 def write(path: Path, text: str) -> Path:

@@ -53,6 +53,14 @@ def test_the_wheel_carries_every_default_config(unpacked_wheel: Path) -> None:
         assert packaged.read_bytes() == (ROOT / "configs" / name).read_bytes()
 
 
+def test_the_wheel_carries_the_cue_lexicon(unpacked_wheel: Path) -> None:
+    # the word lists of the prompt-feature cues are package data; the default router needs them
+    name = Path("routet2i", "predictor", "data", "cue_lexicon.json")
+    packaged = unpacked_wheel / name
+    assert packaged.is_file() and not packaged.is_symlink()
+    assert packaged.read_bytes() == (ROOT / name).read_bytes()
+
+
 def test_an_installed_package_loads_its_defaults_and_routes(unpacked_wheel: Path, tmp_path: Path) -> None:
     code = f"""
 import json, routet2i
@@ -83,3 +91,47 @@ main(["route", "a red car next to two blue bicycles"])
     assert facts["same_as_files"] == [True, True]  # the shipped YAML defaults, not bare class defaults
     decision = json.loads(lines[1])
     assert decision["tier"] in ("edge", "cloud")
+
+
+#: Each bench suite at (about) its smallest size, and a line its report prints. fuzz runs on the
+#: gateway only (the worker's half adds ~10 s to a run that already takes ~40 s at one example).
+BENCHES = {
+    "router": (
+        ["--single", "5", "--batches", "1", "--batch-size", "4", "--threads", "1", "--n-metrics", "2"],
+        "decisions per s",
+    ),
+    "overhead": (["--requests", "5"], "gateway adds"),
+    "load": (["--clients", "2", "--duration", "1", "--warmup", "0"], "load: 2 clients for 1 s"),
+    "faults": (["--clients", "2", "--duration", "2", "--scenario", "garbage"], "garbage: 2 clients for 2 s"),
+    "fuzz": (["--target", "gateway", "--max-examples", "1"], "gateway: "),
+}
+
+
+def test_the_installed_bench_builds_its_tiny_models_from_the_package(unpacked_wheel: Path, tmp_path: Path) -> None:
+    code = """
+import importlib.util, json
+import routet2i.bench.stack, routet2i.testing.pipelines, routet2i.testing.tiny_router
+print(json.dumps({
+    "files": [routet2i.bench.stack.__file__, routet2i.testing.pipelines.__file__, routet2i.testing.tiny_router.__file__],
+    "tests_importable": importlib.util.find_spec("tests") is not None,
+}))
+"""
+    result = run_installed(unpacked_wheel, code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout.splitlines()[-1])
+    assert all(f.startswith(str(unpacked_wheel)) for f in facts["files"]), facts["files"]
+    assert facts["tests_importable"] is False  # no checkout to fall back on
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", list(BENCHES))
+def test_the_installed_bench_runs_outside_the_checkout(unpacked_wheel: Path, tmp_path: Path, suite: str) -> None:
+    """``routet2i bench SUITE`` from the unpacked wheel, in a folder away from the checkout:
+    the tiny models (load, faults, fuzz) are built by the package's own ``routet2i.testing``."""
+    options, figure = BENCHES[suite]
+    env = {**os.environ, "PYTHONPATH": str(unpacked_wheel), "HF_HUB_OFFLINE": "1"}
+    argv = [sys.executable, "-m", "routet2i.cli", "--log-level", "WARNING", "bench", suite, *options]
+    result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert figure in result.stdout, result.stdout[-4000:]
+    assert "MISSED" not in result.stdout

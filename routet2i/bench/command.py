@@ -18,7 +18,7 @@ the cloud answers garbage. fuzz: schemathesis on the gateway's and the worker's 
 
 load, faults and fuzz start their own gateway and two workers as processes (the cloud behind a
 fault-injecting stand-in); without --edge-config / --cloud-config / --checkpoint they use the
-tiny models of the source checkout's tests/ (measuring the serving machinery, not a model).
+tiny models of routet2i.testing, built in code (measuring the serving machinery, not a model).
 Every suite is bounded in count and time and stops its processes; --out writes the figures as
 JSON. load, faults and fuzz exit with 1 when a target is missed (see docs/RELIABILITY.md).
 docs/PERFORMANCE.md and docs/RELIABILITY.md hold the measured figures.

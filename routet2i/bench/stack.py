@@ -9,15 +9,14 @@ directly, so a run can kill it and start it again. Every config is written by th
 work folder; the workers' counters (``/metrics``) and the gateway's memory (RSS) and access log
 are read back for the reports.
 
-Without model arguments the benches use the tiny models of the source checkout's ``tests/``
-(a random-weight Stable Diffusion at 64 px and an untrained, calibrated router on a tiny BERT):
+Without model arguments the benches use the tiny models of :mod:`routet2i.testing`, built in
+code (a random-weight Stable Diffusion at 64 px and an untrained, calibrated router on a tiny BERT):
 the figures then measure the serving machinery, not a model.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import sys
 import time
@@ -42,30 +41,18 @@ class TinyModels:
     router: Path
 
 
-def _checkout_module(name: str) -> Any:
-    """A module of the source checkout's ``tests/`` package (the tiny model builders)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "tests" / "tiny" / "pipelines.py").is_file():
-        raise BenchError(
-            "the tiny test models are built by the source checkout's tests/ folder, which is not beside "
-            f"this installation ({root}); run from a checkout or give real models (--edge-config, "
-            "--cloud-config, --checkpoint)"
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return importlib.import_module(name)
-
-
 def build_tiny_sd(root: Path) -> Path:
     """Build (seeded, random weights) the tiny SD pipeline folder under ``root``."""
-    pipelines = _checkout_module("tests.tiny.pipelines")
-    return Path(pipelines.save_tiny_pipeline("sd", root / "tiny-sd"))
+    from routet2i.testing.pipelines import save_tiny_pipeline
+
+    return Path(save_tiny_pipeline("sd", root / "tiny-sd"))
 
 
 def build_tiny_router(root: Path) -> Path:
     """Build the tiny calibrated router checkpoint (untrained, on a tiny BERT) under ``root``."""
-    tiny_router = _checkout_module("tests.gateway.tiny_router")
-    return Path(tiny_router.save_tiny_router(root / "tiny-router", root / "tiny-router-encoder"))
+    from routet2i.testing.tiny_router import save_tiny_router
+
+    return Path(save_tiny_router(root / "tiny-router", root / "tiny-router-encoder"))
 
 
 def build_tiny_models(root: Path) -> TinyModels:

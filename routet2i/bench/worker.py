@@ -3,7 +3,7 @@
 The model loads once; two worker apps (batching on, batching off) share it and each serves the
 same burst of concurrent ``n=1`` requests over a real socket on 127.0.0.1 through
 :class:`~routet2i.workers.client.WorkerClient`; the median of ``rounds`` bursts is reported.
-Without a model or config it uses the tiny SD pipeline of the source checkout's ``tests/``.
+Without a model or config it uses the tiny SD pipeline of :mod:`routet2i.testing.pipelines`.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def run_worker_bench(
     steps, guidance)."""
     from routet2i.bench.stack import build_tiny_sd
     from routet2i.workers.app import create_app
-    from routet2i.workers.backend import build_backend
+    from routet2i.workers.loading import build_backend
 
     tiny = model is None and config is None
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +201,7 @@ def run_worker_bench(
             asyncio.run(backend.close())
     d = on.defaults
     return {
-        "model": "tiny random SD (tests/tiny/pipelines.py)" if tiny else on.model,
+        "model": "tiny random SD (routet2i.testing.pipelines)" if tiny else on.model,
         "backend": details,
         "size": f"{d.width}x{d.height}",
         "steps": d.steps,

@@ -4,7 +4,7 @@
   random share (:mod:`routet2i.evaluation.curves` takes ties in expectation): PGR(c) = c.
 - ``all-edge`` / ``all-cloud``: the two end points (cloud share 0 and 1).
 - ``length``: the number of words; longer prompts go to the cloud first.
-- ``complexity``: :func:`routet2i.evaluation.complexity.complexity_score` (objects, counts,
+- ``complexity``: :func:`routet2i.predictor.cues.complexity_score` (objects, counts,
   attributes, spatial relations, text to render).
 - ``oracle``: the true quality gain of the view being drawn (it reads the test ratings): the
   ceiling no router reaches.
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routet2i.complexity import complexity_score, features
 from routet2i.evaluation.candidates import Candidate
 from routet2i.evaluation.views import QualityView
+from routet2i.predictor.cues import complexity_score, features
 from routet2i.ratings.pairs import PairData
 from routet2i.superiority import FloatArray
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from routet2i.evaluation.protocols import prompt_key
 from routet2i.evaluation.views import QualityView, aggregate_view
+from routet2i.prompt_ids import prompt_key
 from routet2i.ratings.pairs import PairData
 from routet2i.ratings.table import RatingsTable
 from routet2i.superiority import FloatArray

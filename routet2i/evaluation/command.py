@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from routet2i.cli_options import add_device, add_weights
+
 if TYPE_CHECKING:
     from routet2i.evaluation.harness import PairResult
 
@@ -79,15 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "datasets' evaluated pairs for lodo); test prompts are always removed",
     )
     parser.add_argument("--encoder", default="minilm", help="encoder spec of the embedding baselines (default minilm)")
-    parser.add_argument(
-        "--weights", default="", help="metric weights, e.g. alignment=0.5,quality=0.5 (default uniform)"
-    )
+    add_weights(parser, of=None, example="alignment=0.5,quality=0.5", default_text="uniform")
     parser.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for the APGR interval (0: none)"
     )
     parser.add_argument("--min-effect", type=float, default=0.1, help="smallest gap effect size for PGR to be reported")
     parser.add_argument("--seed", type=int, default=0, help="seed of training and bootstrap")
-    parser.add_argument("--device", default="cpu", help="torch device for encoders and training")
+    add_device(parser, "cpu", use="for encoders and training")
     parser.add_argument(
         "--allow-seen-prompts", action="store_true", help="report frozen:DIR on its training prompts, flagged"
     )

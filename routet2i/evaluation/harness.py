@@ -39,8 +39,9 @@ from routet2i.evaluation.curves import (
     quality_curve,
     summarise,
 )
-from routet2i.evaluation.protocols import Split, make_splits, prompt_key
+from routet2i.evaluation.protocols import Split, make_splits
 from routet2i.evaluation.views import AGGREGATE, QualityView, quality_views
+from routet2i.prompt_ids import prompt_key
 from routet2i.ratings.pairs import PairData, PairSpec, build_pair
 from routet2i.ratings.table import RatingsTable
 

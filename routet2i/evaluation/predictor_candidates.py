@@ -35,8 +35,8 @@ import numpy as np
 from routet2i.errors import CheckpointError, DataError
 from routet2i.evaluation.candidates import Candidate, TrainingData
 from routet2i.evaluation.encoder_memo import EncoderPool
-from routet2i.evaluation.protocols import prompt_key
 from routet2i.evaluation.views import QualityView
+from routet2i.prompt_ids import prompt_key
 from routet2i.ratings.pairs import PairData, PairSpec
 from routet2i.ratings.table import RatingsTable
 from routet2i.superiority import FloatArray, pareto_superiority, weights_for

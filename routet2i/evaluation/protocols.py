@@ -1,8 +1,10 @@
 """Evaluation protocols: which prompts a router is trained on and which it is scored on.
 
-- ``kfold``: k-fold cross-validation *by prompt*. A prompt's fold is its SHA-256 hash of the
-  whitespace-normalised, lower-cased text modulo k, so it is deterministic, the same on every
-  machine and in every pair, and a prompt that appears in two datasets (or twice) is in one fold.
+- ``kfold``: k-fold cross-validation *by prompt*. A prompt's fold
+  (:func:`~routet2i.prompt_ids.prompt_fold`) is its SHA-256 hash of the whitespace-normalised,
+  lower-cased text (:func:`~routet2i.prompt_ids.prompt_key`) modulo k, so it is deterministic,
+  the same on every machine and in every pair, and a prompt that appears in two datasets (or
+  twice) is in one fold.
   Fold f is scored by a router trained on every training row whose prompt is not in fold f.
 - ``lodo``: leave one dataset out. The pair under test (in dataset D) is scored by a router trained
   on the training pairs of every *other* dataset; rows whose prompt also occurs in D are dropped
@@ -17,34 +19,22 @@ keys a router may not train on.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from routet2i.errors import DataError
+from routet2i.prompt_ids import prompt_fold, prompt_key
 
 PROTOCOLS = ("kfold", "lodo", "none")
-
-
-def prompt_key(prompt: str) -> str:
-    """The identity of a prompt across datasets: lower-cased, whitespace collapsed."""
-    return re.sub(r"\s+", " ", prompt.strip().lower())
-
-
-def prompt_fold(prompt: str, folds: int) -> int:
-    """The fold of ``prompt`` among ``folds`` (SHA-256 of :func:`prompt_key`, mod ``folds``)."""
-    digest = hashlib.sha256(prompt_key(prompt).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % folds
 
 
 @dataclass(frozen=True)
 class Split:
     """One scoring group: ``test_index`` rows of the evaluated pair, and what training must avoid.
 
-    ``held_out``: prompt keys (:func:`prompt_key`) that no training row may have.
+    ``held_out``: prompt keys (:func:`~routet2i.prompt_ids.prompt_key`) that no training row may have.
     ``exclude_dataset``: a dataset no training row may come from (``lodo``), else None.
     """
 

@@ -7,7 +7,7 @@ name                candidate
 ``all-edge``        every prompt to the edge (a point at 0 %)
 ``all-cloud``       every prompt to the cloud (a point at 100 %)
 ``length``          prompt length in words
-``complexity``      the compositional-complexity heuristic (:mod:`.complexity`)
+``complexity``      the compositional-complexity heuristic (:mod:`routet2i.predictor.cues`)
 ``oracle``          the true gain (the ceiling; reads the test ratings)
 ``routellm``        RouteLLM-style "cloud wins" classifier on frozen sentence embeddings
 ``hybridllm``       Hybrid-LLM-style gap regressor on frozen sentence embeddings

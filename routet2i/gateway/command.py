@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="gateway YAML (default: configs/gateway.yaml)")
     parser.add_argument("--host", default=None, help="interface to bind (default: server.host)")
     parser.add_argument("--port", type=int, default=None, help="port to bind (default: server.port)")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="router checkpoint folder (overrides router.checkpoint)")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="router checkpoint folder (overrides router.checkpoint)"
+    )
 
 
 def load_settings(args: argparse.Namespace) -> Any:
@@ -59,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
 def serve_settings(args: argparse.Namespace, make_app: Callable[[Any], Any]) -> int:
     """Load the settings of ``args``, configure logging, build the app with ``make_app(settings)``
     and serve it until shutdown (shared by ``gateway`` and ``serve``)."""
-    from routet2i.gateway.logs import configure_logging
     from routet2i.gateway.server import serve
+    from routet2i.logs import configure_logging
 
     settings = load_settings(args)
     log_level = str(getattr(args, "log_level", "INFO"))

@@ -50,9 +50,7 @@ def create_embedded_app(
     # meta-device initialisation is process-wide), so the cheap tier (the edge) loads first, then
     # the expensive one (the cloud) in the background.
     companions = tuple(_lifespan_of(worker_apps[tier], wait_loaded=tier == tiers.cheap) for tier in tiers)
-    app = create_app(
-        settings, engine=engine, workers=clients, clock=clock or time.monotonic, companions=companions
-    )
+    app = create_app(settings, engine=engine, workers=clients, clock=clock or time.monotonic, companions=companions)
     app.state.worker_apps = worker_apps
     return app
 

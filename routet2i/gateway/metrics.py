@@ -38,7 +38,10 @@ class GatewayMetrics:
         r = self.registry
         self.requests = Counter(p + "requests_total", "Requests answered", ["endpoint", "tier", "status"], registry=r)
         self.router_latency = Histogram(
-            p + "router_latency_seconds", "Router time per request (queue+encode+predict)", buckets=_LATENCY_BUCKETS, registry=r
+            p + "router_latency_seconds",
+            "Router time per request (queue+encode+predict)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.router_batch_size = Histogram(
             p + "router_batch_size", "Prompts per router batch", buckets=_BATCH_BUCKETS, registry=r
@@ -46,7 +49,9 @@ class GatewayMetrics:
         self.router_batch_seconds = Histogram(
             p + "router_batch_seconds", "Model time per router batch", buckets=_LATENCY_BUCKETS, registry=r
         )
-        self.router_errors = Counter(p + "router_errors_total", "Router failures (request sent to the edge)", registry=r)
+        self.router_errors = Counter(
+            p + "router_errors_total", "Router failures (request sent to the edge)", registry=r
+        )
         self.router_reloads = Counter(
             p + "router_reloads_total", "Hot reloads of the router checkpoint, by outcome", ["outcome"], registry=r
         )

@@ -27,8 +27,12 @@ class GenerateBody(BaseModel):
     width: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
     height: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
     steps: int | None = Field(default=None, ge=1, description="Denoising steps (default: the tier's own).")
-    guidance_scale: float | None = Field(default=None, ge=0, description="Classifier-free guidance (default: the tier's).")
-    seed: int | None = Field(default=None, ge=0, lt=SEED_MODULUS, description="Seed of the first image; image i uses seed+i.")
+    guidance_scale: float | None = Field(
+        default=None, ge=0, description="Classifier-free guidance (default: the tier's)."
+    )
+    seed: int | None = Field(
+        default=None, ge=0, lt=SEED_MODULUS, description="Seed of the first image; image i uses seed+i."
+    )
     n: int = Field(default=1, ge=1, description="Number of images.")
     route: str = Field(
         default=AUTO, description="auto: the router decides; a tier's name (edge / cloud by default): force that tier."
@@ -61,7 +65,9 @@ class RoutingInfo(BaseModel):
     wanted_tier: TierName = Field(description="Where the predictor (or the caller, if forced) wanted it.")
     forced: bool
     model: str | None = Field(default=None, description="The serving tier's model name.")
-    prs: float | None = Field(description="PRŜ: predicted Pareto relative superiority of the edge (> 0.5: edge better).")
+    prs: float | None = Field(
+        description="PRŜ: predicted Pareto relative superiority of the edge (> 0.5: edge better)."
+    )
     metrics: dict[str, float] = Field(description="D̂ per metric.")
     threshold: float = Field(description="α: PRŜ < α goes to the cloud (α ≤ 0.5).")
     threshold_source: ThresholdSource

@@ -11,9 +11,7 @@ def check_prompt(prompt: str, limits: LimitOptions, field: str = "prompt") -> No
     if not prompt.strip():
         raise InvalidField(f"{field} must not be empty", field=field)
     if len(prompt) > limits.max_prompt_chars:
-        raise InvalidField(
-            f"{field} has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", field=field
-        )
+        raise InvalidField(f"{field} has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", field=field)
 
 
 def check_generation(

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routet2i.errors import DataError
+from routet2i.pipeline.manifest import ManifestEntry
 from routet2i.pipeline.plan import WorkItem
 from routet2i.pipeline.store import RunStore
 from routet2i.pipeline.tiers import TierEndpoint
-from routet2i.quality.manifest import ManifestEntry
 from routet2i.workers.errors import WorkerBadRequest, WorkerError, WorkerOverloaded
 from routet2i.workers.schemas import GenerateRequest, GenerateResponse
 

@@ -2,7 +2,7 @@
 
 Layout of ``DIR``::
 
-    manifest.jsonl   one line per finished image (the format of routet2i.quality.manifest)
+    manifest.jsonl   one line per finished image (the format of routet2i.pipeline.manifest)
     errors.jsonl     one line per failed attempt (tier, prompt, seed, attempt, error, final)
     run.json         what the run was made with (models, parameters, prompts): checked on resume
     prompts.jsonl    the prompts of the latest run (for routet2i route --input / calibrate --prompts)
@@ -35,8 +35,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from routet2i.errors import ConfigError, DataError
+from routet2i.pipeline.manifest import ManifestEntry
 from routet2i.pipeline.plan import ItemKey
-from routet2i.quality.manifest import ManifestEntry
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,14 @@ class RunStore:
         """Lock the folder, clean it up after a crash, and return the done-set."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
-        self.repairs["tmp_files"] = self._remove_tmp_files()
-        self.done = self._rebuild_done_set()
-        self._manifest = self.manifest_path.open("a", encoding="utf-8")
-        self._errors = self.errors_path.open("a", encoding="utf-8")
+        try:
+            self.repairs["tmp_files"] = self._remove_tmp_files()
+            self.done = self._rebuild_done_set()
+            self._manifest = self.manifest_path.open("a", encoding="utf-8")
+            self._errors = self.errors_path.open("a", encoding="utf-8")
+        except BaseException:
+            self.close()  # a refused folder (or a failed open) must not keep the lock
+            raise
         return self.done
 
     def close(self) -> None:

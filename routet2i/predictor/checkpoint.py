@@ -4,6 +4,8 @@
 
 - ``format`` (``routet2i-predictor``), ``format_version``, ``code_version`` (routet2i's version);
 - ``architecture``: every field of :class:`~routet2i.predictor.architecture.PredictorConfig`;
+- ``cue_lexicon_sha256`` (only when the architecture uses ``prompt_features``): the sha256 of the
+  cue lexicon the prompt features were computed with (:func:`routet2i.predictor.cues.lexicon_sha256`);
 - ``encoder``: the encoder spec string (:mod:`routet2i.encoders.spec`);
 - ``metrics`` (names, in expert order) and ``metric_weights`` (summing to 1);
 - ``gamma`` and ``mu_gaps`` (pair → metric → |mu_e − mu_c| on that pair's training prompts);
@@ -14,25 +16,34 @@
 
 ``model.safetensors`` holds the learned tensors only. Loading takes every architecture number from
 ``config.json``; asking for a different encoder or metric set than the checkpoint has is a
-:class:`~routet2i.errors.CheckpointError`. This module imports torch only inside functions.
+:class:`~routet2i.errors.CheckpointError`, and so is loading a checkpoint whose recorded cue lexicon
+differs from the installed one (:func:`check_cue_lexicon`: its cue weights were learned on other
+counts). A checkpoint with prompt features but no recorded lexicon (written before the hash was
+recorded) loads with a logged warning: the word lists did not change when they moved into the
+lexicon file. This module imports torch only inside functions.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routet2i import __version__
+from routet2i.config import read_json_object
 from routet2i.encoders.spec import EncoderSpec
 from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.architecture import PredictorConfig
 
 if TYPE_CHECKING:
     from routet2i.predictor.model import KeyTokenPredictor
+
+log = logging.getLogger(__name__)
 
 FORMAT = "routet2i-predictor"
 FORMAT_VERSION = 1
@@ -43,6 +54,12 @@ WEIGHTS_FILE = "model.safetensors"
 def default_checkpoint_dir() -> Path:
     """The packaged default checkpoint (``routet2i/data/router``)."""
     return Path(__file__).resolve().parent.parent / "data" / "router"
+
+
+def _installed_lexicon_sha256() -> str:
+    from routet2i.predictor.cues import lexicon_sha256
+
+    return lexicon_sha256()
 
 
 @dataclass
@@ -59,13 +76,23 @@ class CheckpointMeta:
     validation: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     code_version: str = __version__
+    #: sha256 of the cue lexicon the prompt features are computed with: by default the installed
+    #: one (a checkpoint made in this process uses it); None when the architecture uses no prompt
+    #: features, or when an older ``config.json`` records none.
+    cue_lexicon_sha256: str | None = field(default_factory=_installed_lexicon_sha256)
+
+    def __post_init__(self) -> None:
+        if not self.architecture.prompt_features:
+            self.cue_lexicon_sha256 = None
 
     def to_dict(self) -> dict[str, Any]:
+        lexicon = {} if self.cue_lexicon_sha256 is None else {"cue_lexicon_sha256": self.cue_lexicon_sha256}
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "code_version": self.code_version,
             "architecture": self.architecture.to_dict(),
+            **lexicon,
             "encoder": self.encoder,
             "metrics": list(self.metrics),
             "metric_weights": [float(w) for w in self.metric_weights],
@@ -95,6 +122,9 @@ class CheckpointMeta:
             arch = PredictorConfig.from_dict(data["architecture"])
         except CheckpointError as exc:
             raise CheckpointError(f"{source}: {exc}") from exc
+        lexicon = data.get("cue_lexicon_sha256")
+        if lexicon is not None and not (isinstance(lexicon, str) and re.fullmatch(r"[0-9a-f]{64}", lexicon)):
+            raise CheckpointError(f"{source}: cue_lexicon_sha256 must be a sha256 hex digest, got {lexicon!r}")
         metrics = [str(m) for m in data["metrics"]]
         weights = [float(w) for w in data["metric_weights"]]
         if not (len(metrics) == len(weights) == arch.n_metrics):
@@ -112,6 +142,7 @@ class CheckpointMeta:
             validation=dict(data.get("validation") or {}),
             calibration=data.get("calibration"),
             code_version=str(data.get("code_version", "")),
+            cue_lexicon_sha256=lexicon,
         )
 
 
@@ -158,12 +189,7 @@ def read_meta(path: str | Path) -> CheckpointMeta:
         raise CheckpointError(f"no checkpoint folder at {p}")
     if not cfg.is_file():
         raise CheckpointError(f"{p} is not a checkpoint: {CONFIG_FILE} is missing")
-    try:
-        data = json.loads(cfg.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{cfg}: not readable JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{cfg}: the top level must be an object")
+    data = read_json_object(cfg, error=CheckpointError)
     return CheckpointMeta.from_dict(data, source=str(cfg))
 
 
@@ -183,6 +209,36 @@ def check_compatible(meta: CheckpointMeta, encoder: str | None, metrics: Sequenc
         raise CheckpointError(f"{source} predicts metrics {meta.metrics}, not the requested {list(metrics)}")
 
 
+def check_cue_lexicon(meta: CheckpointMeta, source: str) -> None:
+    """Raise :class:`CheckpointError` if ``meta``'s model uses prompt features and records a cue
+    lexicon other than the installed one; log a warning if it records none (an older checkpoint)."""
+    if not meta.architecture.prompt_features:
+        return
+    from routet2i.predictor.cues import LEXICON_FILE, lexicon_sha256
+
+    installed = lexicon_sha256()
+    recorded = meta.cue_lexicon_sha256
+    if recorded is None:
+        log.warning(
+            "%s uses prompt features but records no cue lexicon (written before routet2i recorded "
+            "cue_lexicon_sha256); computing them with the installed lexicon %s. Retrain it, or add "
+            '"cue_lexicon_sha256": "%s" to its %s once you know it was trained with these word lists',
+            source,
+            installed,
+            installed,
+            CONFIG_FILE,
+        )
+        return
+    if recorded != installed:
+        raise CheckpointError(
+            f"{source} was trained on prompt features from another cue lexicon: it expects lexicon "
+            f"sha256 {recorded}, but the installed one ({LEXICON_FILE}) is {installed}. Its cue weights "
+            "were learned on the counts of other word lists, so its predictions would be wrong. Retrain it "
+            "with this installation (routet2i train), or reinstall the routet2i version it was trained "
+            f"with (code_version {meta.code_version or 'unknown'}), whose lexicon matches"
+        )
+
+
 def load_checkpoint(
     path: str | Path,
     *,
@@ -192,7 +248,8 @@ def load_checkpoint(
 ) -> LoadedCheckpoint:
     """Rebuild the predictor from ``path`` (eval mode, on ``device``).
 
-    ``encoder`` / ``metrics``: what the caller expects; a mismatch is a :class:`CheckpointError`.
+    ``encoder`` / ``metrics``: what the caller expects; a mismatch is a :class:`CheckpointError`,
+    and so is a cue lexicon other than the installed one (:func:`check_cue_lexicon`).
     """
     import torch
     from safetensors import SafetensorError
@@ -203,6 +260,7 @@ def load_checkpoint(
     p = Path(path)
     meta = read_meta(p)
     check_compatible(meta, encoder, metrics, str(p))
+    check_cue_lexicon(meta, str(p))
     weights_file = p / WEIGHTS_FILE
     if not weights_file.is_file():
         raise CheckpointError(f"{p} is not a checkpoint: {WEIGHTS_FILE} is missing")

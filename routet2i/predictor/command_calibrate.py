@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from routet2i.cli_options import add_batch_size, add_device, add_threads, add_weights
+
 HELP = "calibrate the routing threshold α of a checkpoint for cloud-share budgets"
 
 
@@ -39,15 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SHARE",
         help="cloud share in [0, 1] (repeatable)",
     )
-    parser.add_argument(
-        "--weights",
-        default="",
-        metavar="NAME=W,…",
-        help="metric weights of PRŜ, e.g. alignment=1 to calibrate for (default: the checkpoint's own; recorded)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64, help="prompts per forward pass (default 64)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    add_weights(parser, of="PRŜ to calibrate for", default_text="the checkpoint's own; recorded")
+    add_batch_size(parser, 64)
+    add_device(parser, "cpu", auto=True)
+    add_threads(parser)
 
 
 def run(args: argparse.Namespace) -> int:

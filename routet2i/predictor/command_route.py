@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from routet2i.cli_options import add_batch_size, add_device, add_threads, add_weights
+
 HELP = "predict PRŜ and the tier (edge/cloud) for prompts"
 
 
@@ -34,15 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--budget", type=float, metavar="SHARE", help="cloud share in [0, 1] (calibrated threshold)")
     group.add_argument("--threshold", type=float, metavar="ALPHA", help="explicit threshold α")
-    parser.add_argument(
-        "--weights",
-        default="",
-        metavar="NAME=W,…",
-        help="metric weights of PRŜ, e.g. alignment=1 (default: the checkpoint's own)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64, help="prompts per forward pass (default 64)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    add_weights(parser, default_text="the checkpoint's own")
+    add_batch_size(parser, 64)
+    add_device(parser, "cpu", auto=True)
+    add_threads(parser)
     parser.add_argument("--output", type=Path, metavar="FILE", help="write JSON lines here instead of stdout")
 
 

@@ -26,6 +26,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from routet2i.cli_options import add_batch_size, add_device
+
 HELP = "train the router's quality predictor (D̂ per metric, PRŜ) from a ratings table"
 
 
@@ -45,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=int, help="maximum epochs")
     parser.add_argument("--lr", type=float, help="Adam learning rate")
-    parser.add_argument("--batch-size", type=int, help="mini-batch size")
+    add_batch_size(parser, None, unit="mini-batch size", default_text="from the settings: optimisation.batch_size")
     parser.add_argument("--seed", type=int, help="random seed (init, order, dropout)")
     parser.add_argument("--cache-dir", metavar="DIR", help="keep token states on disk here between runs")
-    parser.add_argument("--device", help="torch device (default from the settings: cpu)")
+    add_device(parser, None, default_text="from the settings: cpu")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -1,9 +1,9 @@
 r"""Training examples from a ratings table: the prompt-hash split and per-pair D / PRS targets.
 
 **Split.** A prompt goes to ``validation`` if u < v, to ``calibration`` if v ≤ u < v + c, else to
-``train``, with u = the first 8 bytes of sha1(prompt text, UTF-8) read as a fraction of 2⁶⁴. It
-depends on the text only: the same prompt lands in the same split in every pair, every run and
-every seed, and adding prompts never moves old ones.
+``train``, with u = :func:`~routet2i.prompt_ids.split_fraction` (the first 8 bytes of sha1(prompt
+text, UTF-8) read as a fraction of 2⁶⁴). It depends on the text only: the same prompt lands in the
+same split in every pair, every run and every seed, and adding prompts never moves old ones.
 
 **Targets.** For each pair (:class:`~routet2i.ratings.pairs.PairSpec`) the quality vectors come
 from :func:`~routet2i.ratings.pairs.build_pair` (scores normalised within their dataset), the mu
@@ -15,7 +15,6 @@ the metrics present (:func:`~routet2i.superiority.pareto_superiority`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -23,6 +22,7 @@ from typing import Literal
 import numpy as np
 
 from routet2i.errors import ConfigError, DataError
+from routet2i.prompt_ids import split_fraction
 from routet2i.ratings.pairs import Normalisation, PairData, PairSpec, build_pair, compute_targets, train_gaps
 from routet2i.ratings.table import RatingsTable
 from routet2i.superiority import FloatArray, pareto_superiority, weights_for
@@ -31,14 +31,9 @@ Split = Literal["train", "validation", "calibration"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "calibration")
 
 
-def prompt_fraction(prompt: str) -> float:
-    """u ∈ [0, 1): the prompt's position in the hash order (first 8 bytes of its sha1)."""
-    return int.from_bytes(hashlib.sha1(prompt.encode("utf-8")).digest()[:8], "big") / 2.0**64
-
-
 def split_of(prompt: str, validation: float, calibration: float) -> Split:
     """Which split ``prompt`` belongs to (see the module docstring)."""
-    u = prompt_fraction(prompt)
+    u = split_fraction(prompt)
     if u < validation:
         return "validation"
     if u < validation + calibration:

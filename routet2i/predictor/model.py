@@ -113,7 +113,9 @@ class KeyTokenPredictor(nn.Module):
             raise ValueError(f"metric_weights must be {n} non-negative numbers, not all zero; got {w.tolist()}")
         self.register_buffer("metric_weights", w / w.sum(), persistent=False)
 
-    def forward(self, states: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None = None) -> PredictorOutput:
+    def forward(
+        self, states: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None = None
+    ) -> PredictorOutput:
         """``features``: (B, F) prompt-feature cues in ``config.prompt_features`` order (required
         exactly when the config names some)."""
         cfg = self.config

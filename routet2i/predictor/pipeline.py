@@ -23,7 +23,6 @@ import torch
 
 from routet2i.encoders.base import TextEncoder
 from routet2i.errors import DataError
-from routet2i.predictor.architecture import PredictorConfig
 from routet2i.predictor.calibration import calibrate, prompts_id
 from routet2i.predictor.checkpoint import CheckpointMeta, save_checkpoint
 from routet2i.predictor.dataset import Split, TrainingData, build_training_data
@@ -99,7 +98,7 @@ def train_predictor(
         enc, data.prompts, batch_size=settings.encode_batch_size, cache_dir=settings.cache_dir, progress=progress
     )
     opt = settings.optimisation
-    arch = PredictorConfig(d_model=enc.dim, n_metrics=len(data.metrics), **settings.architecture.model_dump())
+    arch = settings.architecture.predictor_config(d_model=enc.dim, n_metrics=len(data.metrics))
     torch.manual_seed(opt.seed)
     model = KeyTokenPredictor(arch, metric_weights=data.weights.tolist()).to(settings.device)
     train_ex = _examples(data, tokens, "train")

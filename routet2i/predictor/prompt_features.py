@@ -1,6 +1,6 @@
 """Prompt-feature cues for the predictor's optional linear feature path.
 
-Each cue is a count from :func:`routet2i.complexity.features` (objects, counts, spatial words,
+Each cue is a count from :func:`routet2i.predictor.cues.features` (objects, counts, spatial words,
 attributes, text to render, people, …), fed to the model as log(1 + count): the first object or
 count word matters more than the fifth, and the input stays in [0, ~4] for real prompts, so no
 statistics need to be stored with the checkpoint.
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routet2i.complexity import FEATURE_NAMES, feature_matrix
+from routet2i.predictor.cues import FEATURE_NAMES, feature_matrix
 
 if TYPE_CHECKING:
     import torch

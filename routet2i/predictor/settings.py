@@ -1,55 +1,47 @@
 """Training settings: ``configs/training.yaml`` (+ ``ROUTET2I_`` environment overrides).
 
 Blocks: ``encoder`` (spec string), ``architecture`` (sizes and ablation switches except d and N,
-which come from the encoder and the data), ``optimisation``, ``targets`` (how D/PRS targets are
-made), ``split`` (the prompt-hash split) and ``calibration`` (budgets calibrated right after
-training on the calibration split).
+which come from the encoder and the data: :class:`ArchitectureSettings`, whose fields are those of
+:class:`~routet2i.predictor.architecture.Architecture`, declared there once),
+``optimisation``, ``targets`` (how D/PRS targets are made), ``split`` (the prompt-hash split) and
+``calibration`` (budgets calibrated right after training on the calibration split).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from routet2i.config import StrictModel, YamlSettings
 from routet2i.encoders.spec import DEFAULT_ENCODER
+from routet2i.errors import CheckpointError
+from routet2i.predictor.architecture import DEFAULT_CUES, Architecture
 
-#: the compositional cues of the default feature path (``words``, ``negation`` and ``comparison``
-#: are left out: length is not complexity, and negated prompts defeat large models as well).
-DEFAULT_CUES: tuple[str, ...] = ("nouns", "counts", "conjuncts", "spatial", "attributes", "text", "people")
+__all__ = [
+    "DEFAULT_CUES",
+    "ArchitectureSettings",
+    "CalibrationSettings",
+    "OptimisationSettings",
+    "SplitSettings",
+    "TargetSettings",
+    "TrainingSettings",
+]
 
 
-class ArchitectureSettings(StrictModel):
-    """Everything of :class:`~routet2i.predictor.architecture.PredictorConfig` but d and N."""
+@pydantic_dataclass(frozen=True, kw_only=True, config=ConfigDict(extra="forbid"))
+class ArchitectureSettings(Architecture):
+    """The ``architecture`` block: the fields, defaults and checks of
+    :class:`~routet2i.predictor.architecture.Architecture` (declared there, not here), validated
+    like any settings block (types, unknown keys, ``ROUTET2I_ARCHITECTURE__*``), a bad value named
+    in a validation error. ``predictor_config(d_model=…, n_metrics=…)`` adds d and N."""
 
-    top_k: int = Field(default=8, ge=1)
-    selection_noise: float = Field(default=1.0, ge=0.0)
-    straight_through: bool = True
-    rank: int = Field(default=32, ge=1)
-    hidden: int = Field(default=64, ge=1)
-    head_hidden: int = Field(default=32, ge=0)
-    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
-    affinity_softmax: Literal["tokens", "experts"] = "tokens"
-    normalise_tokens: bool = True
-    token_selection: bool = True
-    dual_gate: bool = True
-    per_metric_heads: bool = True
-    #: cue names from routet2i.complexity.FEATURE_NAMES for the linear feature path ([]: none).
-    prompt_features: list[str] = Field(default_factory=lambda: list(DEFAULT_CUES))
-    feature_sign: Literal["monotone", "free"] = "monotone"
-    #: starting cue weight v0 (monotone: −softplus(v0) ≈ −0.31 at −1); a prior, see docs/ROUTER.md.
-    feature_start: float = -1.0
-    sentence_path: bool = True
-
-    @model_validator(mode="after")
-    def _known_cues(self) -> ArchitectureSettings:
-        from routet2i.predictor.prompt_features import cue_problem
-
-        problem = cue_problem(self.prompt_features)
-        if problem:
-            raise ValueError(problem)
-        return self
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except CheckpointError as exc:  # a settings error, not a checkpoint's
+            raise ValueError(str(exc)) from None
 
 
 class OptimisationSettings(StrictModel):

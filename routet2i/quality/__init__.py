@@ -6,7 +6,8 @@
   implementations in :mod:`~routet2i.quality.open_clip_backend` and
   :mod:`~routet2i.quality.transformers_backend`;
 - :mod:`~routet2i.quality.scorer`: the batched scorer with its cached metric-text features;
-- :mod:`~routet2i.quality.manifest`: image manifests (image, prompt, model, seed);
+- :mod:`~routet2i.quality.folder`: a plain folder of images as manifest entries (the manifest
+  format itself is the pipeline's, :mod:`routet2i.pipeline.manifest`);
 - :mod:`~routet2i.quality.score_run`: manifest entries → ratings-table rows;
 - :mod:`~routet2i.quality.command`: ``routet2i score``.
 

@@ -1,4 +1,4 @@
-"""The CLIP backend interface, and choosing and loading one.
+"""The CLIP backend interface and its spec (loading one: :mod:`routet2i.quality.loading`).
 
 A backend wraps one CLIP model (image tower, text tower, logit scale) behind
 :class:`ClipBackend`. Two implementations: open_clip (:mod:`routet2i.quality.open_clip_backend`,
@@ -128,20 +128,6 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     if dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
-
-
-def load_clip_backend(spec: ClipSpec) -> ClipBackend:
-    """Load the model ``spec`` names. A model that cannot be found or loaded is a ConfigError."""
-    spec = spec.resolved()
-    assert spec.model is not None
-    device, dtype = resolve_device(spec.device), resolve_dtype(spec.dtype)
-    if spec.backend == "open_clip":
-        from routet2i.quality.open_clip_backend import OpenClipBackend
-
-        return OpenClipBackend.load(spec.model, spec.pretrained, device=device, dtype=dtype)
-    from routet2i.quality.transformers_backend import TransformersClipBackend
-
-    return TransformersClipBackend.load(spec.model, device=device, dtype=dtype)
 
 
 def source_name(backend: ClipBackend) -> str:

@@ -27,6 +27,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from routet2i.cli_options import add_batch_size, add_device
+
 HELP = "score images (a manifest or a folder) with the multi-metric CLIP quality set"
 
 
@@ -65,9 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also score image-prompt alignment (convention: the metric file's, cosine by default)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, …")
+    add_device(parser, "auto", auto=True)
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default 32)")
+    add_batch_size(parser, 32, unit="images per forward pass")
     parser.add_argument(
         "--on-error", choices=("fail", "skip"), default="fail", help="on an unreadable or missing image"
     )
@@ -75,8 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.errors import ConfigError, DataError
-    from routet2i.quality.backend import ClipSpec, load_clip_backend, source_name
-    from routet2i.quality.manifest import entries_from_folder, read_manifest, read_prompt_mapping
+    from routet2i.pipeline.manifest import read_manifest
+    from routet2i.quality.backend import ClipSpec, source_name
+    from routet2i.quality.folder import entries_from_folder, read_prompt_mapping
+    from routet2i.quality.loading import load_clip_backend
     from routet2i.quality.metrics import load_metric_set
     from routet2i.quality.score_run import score_entries
     from routet2i.quality.scorer import QualityScorer

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from routet2i.errors import DataError
+from routet2i.pipeline.manifest import ManifestEntry
 from routet2i.quality.backend import source_name
 from routet2i.quality.images import ImageReadError, load_rgb
-from routet2i.quality.manifest import ManifestEntry
 from routet2i.quality.scorer import QualityScorer
 from routet2i.ratings.table import Rating, RatingsTable
 

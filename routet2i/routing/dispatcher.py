@@ -112,7 +112,9 @@ class Dispatcher:
         self.workers = {tier: workers[tier] for tier in self.tiers}
         self.clock = clock
         self.observer: RoutingObserver = observer or NullObserver()
-        self.budget: BudgetLedger = ledger or BudgetController(config.budget, predictor.calibrated_threshold, self.tiers)
+        self.budget: BudgetLedger = ledger or BudgetController(
+            config.budget, predictor.calibrated_threshold, self.tiers
+        )
         self.health = TierHealth(
             self.workers,
             config.health.breaker_policy(),

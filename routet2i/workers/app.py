@@ -9,6 +9,9 @@ the background load and stops everything on shutdown.
 Deadline: a request may send ``X-Request-Timeout: <seconds>`` (its remaining time budget, so no
 clock agreement is needed); without it, ``queue.default_timeout_s`` applies. A request still
 queued when its time runs out, or whose client disconnects, is dropped and never generated.
+
+Request ids: the gateway's ``X-Request-ID`` (or a new id) is echoed back and carried by every log
+line written while the request is served, and by its access-log line (``routet2i.workers.access``).
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Scope
 
 from routet2i import __version__
 from routet2i.body_limit import BodyLimitMiddleware
+from routet2i.request_id import RequestIdMiddleware
 from routet2i.workers.auth import WorkerKeys
-from routet2i.workers.backend import ImageBackend, build_backend
-from routet2i.workers.error_handlers import install_error_handlers
+from routet2i.workers.backend import ImageBackend
+from routet2i.workers.error_handlers import count_error, install_error_handlers, internal_error_body
 from routet2i.workers.errors import WorkerBadRequest
+from routet2i.workers.loading import build_backend
 from routet2i.workers.params import resolve_request
 from routet2i.workers.runtime import WorkerRuntime
 from routet2i.workers.scheduler import GenerationScheduler, JobOutcome, Ticket
@@ -91,8 +97,20 @@ def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) ->
     app.state.keys = WorkerKeys(settings.security.api_keys)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(WorkerRequestMiddleware)  # outermost: a 413 has an id and an access line too
     app.include_router(_build_router(settings))
     return app
+
+
+class WorkerRequestMiddleware(RequestIdMiddleware):
+    """The shared request-id middleware with the worker's loggers and its 500 (counted)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app, access_logger="routet2i.workers.access", error_logger="routet2i.workers")
+
+    def internal_error_body(self, scope: Scope, request_id: str) -> dict[str, Any]:
+        count_error(scope.get("app"), "internal_error")
+        return internal_error_body()
 
 
 def _runtime(request: Request) -> WorkerRuntime:

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from routet2i.workers.settings import WorkerSettings
-
 #: Every request field a backend may honour.
 ALL_FIELDS: tuple[str, ...] = ("prompt", "negative_prompt", "width", "height", "steps", "guidance_scale", "seed", "n")
 
@@ -84,14 +82,3 @@ class ImageBackend(ABC):
     def details(self) -> dict[str, Any]:
         """Facts for ``/v1/info`` (device, dtype, pipeline class...)."""
         return {}
-
-
-def build_backend(settings: WorkerSettings) -> ImageBackend:
-    """The backend ``settings.backend`` names. Cheap: nothing is loaded until ``start``."""
-    if settings.backend == "diffusers":
-        from routet2i.workers.diffusers_backend import DiffusersBackend
-
-        return DiffusersBackend(settings)
-    from routet2i.workers.openai_images import OpenAIImagesBackend
-
-    return OpenAIImagesBackend(settings)

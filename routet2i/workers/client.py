@@ -9,6 +9,8 @@ Every HTTP error becomes one of the typed exceptions of :mod:`routet2i.workers.e
 (WorkerBadRequest, WorkerOverloaded with ``retry_after``, WorkerUnavailable, WorkerTimeout,
 WorkerUpstreamError, WorkerError). The per-call timeout is also sent as ``X-Request-Timeout``, so
 the worker drops a request it cannot start in time instead of generating an image nobody reads.
+The id of the request being served (:data:`routet2i.logs.REQUEST_ID`, set by the gateway's
+request-id middleware) is sent as ``X-Request-ID``, so the worker's log lines carry the same id.
 
 Retries: only when the request provably never reached the worker (connection refused, connect
 timeout, no free pooled connection), never after it was sent (a read timeout may mean the worker
@@ -25,6 +27,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from routet2i.logs import REQUEST_ID
+from routet2i.request_id import REQUEST_ID_HEADER
 from routet2i.workers.errors import (
     ERROR_TYPES,
     WorkerBadRequest,
@@ -157,6 +161,9 @@ class WorkerClient:
     ) -> httpx.Response:
         attempts = 1 + (self.connect_retries if retries is None else retries)
         delay = self.retry_backoff
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), REQUEST_ID_HEADER: request_id}
         for attempt in range(1, attempts + 1):
             try:
                 return await self._http.request(method, path, timeout=timeout, **kwargs)

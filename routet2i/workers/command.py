@@ -10,6 +10,10 @@ warmed. Endpoints: POST /v1/generate, GET /healthz, /readyz, /v1/info, /metrics.
 
 SIGTERM stops it gracefully (no new requests, running batches finish) with exit status 0; Ctrl-C
 does the same with status 130. If the model fails to load, it exits with status 2 and the reason.
+
+Logs: one JSON object per line on stderr (``logging.json_logs: false`` for text), uvicorn's
+included; a line written while serving a request carries its ``request_id`` (the gateway's
+``X-Request-ID``, forwarded by its worker client, so one id follows a request across both).
 """
 
 from __future__ import annotations
@@ -34,17 +38,20 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from routet2i.logs import configure_logging
     from routet2i.workers.app import create_app
     from routet2i.workers.settings import WorkerSettings
 
     settings = WorkerSettings.load(args.config)
+    log_level = str(getattr(args, "log_level", "INFO"))
+    configure_logging(log_level, json_logs=settings.logging.json_logs)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=args.host or settings.server.host,
         port=settings.server.port if args.port is None else args.port,
-        log_config=None,  # keep the CLI's logging setup
-        log_level=str(getattr(args, "log_level", "info")).lower(),
+        log_config=None,  # keep the logging set up above
+        log_level=log_level.lower(),
         timeout_graceful_shutdown=settings.server.graceful_shutdown_s,
         lifespan="on",
     )

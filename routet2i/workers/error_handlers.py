@@ -30,10 +30,20 @@ _HTTP_TYPES = {
 }
 
 
-def _count(request: Request, error_type: str) -> None:
-    runtime = getattr(request.app.state, "runtime", None)
+def internal_error_body() -> dict[str, Any]:
+    """The body of the 500 answered for an unexpected exception: nothing about the internals."""
+    return {"error": {"type": "internal_error", "message": "internal error (see the worker log)"}}
+
+
+def count_error(app: Any, error_type: str) -> None:
+    """Count an answered error in the worker's metrics (``app``: the worker app)."""
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
     if runtime is not None:
         runtime.metrics.error(error_type)
+
+
+def _count(request: Request, error_type: str) -> None:
+    count_error(request.app, error_type)
 
 
 def error_response(
@@ -96,9 +106,11 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort behind the request-id middleware (which answers an unhandled exception itself,
+    see :class:`routet2i.workers.app.WorkerRequestMiddleware`)."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     _count(request, "internal_error")
-    return error_response(500, "internal_error", "internal error (see the worker log)")
+    return JSONResponse(internal_error_body(), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

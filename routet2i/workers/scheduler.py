@@ -20,7 +20,9 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
+from routet2i.logs import REQUEST_ID
 from routet2i.tasks import cancel_and_wait
 from routet2i.workers.backend import GenerationJob, ImageBackend, ImageResult
 from routet2i.workers.errors import WorkerError, WorkerOverloaded, WorkerTimeout, WorkerUnavailable
@@ -51,6 +53,8 @@ class Ticket:
     deadline: float
     #: Why it was withdrawn (``cancelled``: the caller went away; ``deadline``: out of time).
     drop_reason: str | None = field(default=None)
+    #: The id of the request that queued it (for the logs of its batch, which runs elsewhere).
+    request_id: str | None = field(default_factory=REQUEST_ID.get)
 
     def live(self, now: float) -> bool:
         return not self.future.done() and now < self.deadline
@@ -60,6 +64,12 @@ class Ticket:
         if not self.future.done():
             self.drop_reason = reason
             self.future.cancel()
+
+
+def _batch_ids(batch: list[Ticket]) -> dict[str, Any]:
+    """Log fields naming the requests of a batch (``request_id`` too when it serves one)."""
+    ids = [t.request_id for t in batch]
+    return {"request_ids": ids, "request_id": ids[0]} if len(ids) == 1 else {"request_ids": ids}
 
 
 class GenerationScheduler:
@@ -251,7 +261,7 @@ class GenerationScheduler:
             if isinstance(exc, WorkerError):
                 error: WorkerError = exc
             else:
-                log.exception("generation failed for a batch of %d images", images)
+                log.exception("generation failed for a batch of %d images", images, extra=_batch_ids(batch))
                 error = WorkerError(f"generation failed: {type(exc).__name__}: {exc}")
             self.metrics.failed_batches.inc()
             for t in batch:

@@ -158,6 +158,11 @@ class ServerOptions(StrictModel):
     graceful_shutdown_s: int = Field(default=10, ge=0)
 
 
+class LoggingOptions(StrictModel):
+    #: One JSON object per line, with the request id (else plain text); as the gateway's.
+    json_logs: bool = True
+
+
 class WorkerSettings(YamlSettings):
     """One image worker: one model behind one backend."""
 
@@ -181,6 +186,7 @@ class WorkerSettings(YamlSettings):
     queue: QueueOptions = Field(default_factory=QueueOptions)
     server: ServerOptions = Field(default_factory=ServerOptions)
     security: SecurityOptions = Field(default_factory=SecurityOptions)
+    logging: LoggingOptions = Field(default_factory=LoggingOptions)
 
     @property
     def model_name(self) -> str:

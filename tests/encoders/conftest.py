@@ -19,21 +19,21 @@ def _single_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny.text_encoders import save_tiny_bert
+    from routet2i.testing.text_encoders import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory, clip_tokenizer_dir: Path) -> Path:
-    from tests.tiny.text_encoders import save_tiny_clip_text
+    from routet2i.testing.text_encoders import save_tiny_clip_text
 
     return save_tiny_clip_text(tmp_path_factory.mktemp("tiny-clip"), clip_tokenizer_dir)
 
 
 @pytest.fixture(scope="session")
 def tiny_open_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    from tests.tiny.text_encoders import save_tiny_open_clip
+    from routet2i.testing.text_encoders import save_tiny_open_clip
 
     return save_tiny_open_clip(tmp_path_factory.mktemp("tiny-open-clip"))
 

@@ -53,7 +53,7 @@ def synthetic_ratings(tmp_path_factory: pytest.TempPathFactory, synthetic_table:
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny.text_encoders import save_tiny_bert
+    from routet2i.testing.text_encoders import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 

@@ -18,8 +18,8 @@ from routet2i.evaluation.baselines import (
 )
 from routet2i.evaluation.candidates import Candidate, TrainingData
 from routet2i.evaluation.harness import EvaluationSettings, evaluate_pair
-from routet2i.evaluation.protocols import prompt_key
 from routet2i.evaluation.report import markdown_report, results_json
+from routet2i.prompt_ids import prompt_key
 from routet2i.ratings.pairs import PairData, PairSpec
 from routet2i.ratings.table import RatingsTable
 from routet2i.superiority import FloatArray

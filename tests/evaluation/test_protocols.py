@@ -7,7 +7,8 @@ import pytest
 
 from routet2i.errors import DataError
 from routet2i.evaluation.harness import training_rows
-from routet2i.evaluation.protocols import kfold_splits, lodo_split, make_splits, prompt_fold, prompt_key
+from routet2i.evaluation.protocols import kfold_splits, lodo_split, make_splits
+from routet2i.prompt_ids import prompt_fold, prompt_key
 from routet2i.ratings.pairs import PairData, PairSpec
 
 PROMPTS = [f"prompt number {i} with a cat" for i in range(40)]

@@ -67,7 +67,7 @@ def make_gateway() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SD pipeline folder (``save_pretrained``), the model of the test workers."""
-    from tests.tiny.pipelines import save_tiny_pipeline
+    from routet2i.testing.pipelines import save_tiny_pipeline
 
     return save_tiny_pipeline("sd", tmp_path_factory.mktemp("tiny-sd"))
 

@@ -119,7 +119,13 @@ class FakeWorker:
                     "steps": body.get("steps", 1),
                     "guidance_scale": body.get("guidance_scale", 0.0),
                 },
-                "timings": {"queue_ms": 0.1, "generate_ms": 1.0, "total_ms": 1.2, "batch_images": n, "batch_requests": 1},
+                "timings": {
+                    "queue_ms": 0.1,
+                    "generate_ms": 1.0,
+                    "total_ms": 1.2,
+                    "batch_images": n,
+                    "batch_requests": 1,
+                },
             },
         )
 
@@ -130,4 +136,3 @@ class FakeWorker:
 
 def workers_pair(edge: FakeWorker, cloud: FakeWorker) -> dict[str, WorkerClient]:
     return {"edge": edge.client(), "cloud": cloud.client()}
-

@@ -87,7 +87,9 @@ def test_user_mistakes_are_4xx_naming_the_field(make_gateway: MakeGateway) -> No
             assert err["field"] == field and err["type"] == "invalid_request" and err["message"], body
         bad_json = post("/generate", content=b"{not json", headers={"Content-Type": "application/json"})
         assert bad_json.status_code == 400 and _error(bad_json)["field"] == "body"
-        big = post("/generate", content=b'{"prompt": "' + b"a" * 4000 + b'"}', headers={"Content-Type": "application/json"})
+        big = post(
+            "/generate", content=b'{"prompt": "' + b"a" * 4000 + b'"}', headers={"Content-Type": "application/json"}
+        )
         assert big.status_code == 413 and _error(big)["type"] == "payload_too_large"
 
         def chunks() -> Any:
@@ -108,7 +110,10 @@ def test_api_keys(make_gateway: MakeGateway) -> None:
         wrong = gw.client.post("/generate", json={"prompt": "a"}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and _error(wrong)["type"] == "unauthorized"
         assert wrong.headers["WWW-Authenticate"] == "Bearer"
-        assert gw.client.post("/generate", json={"prompt": "a"}, headers={"Authorization": "Bearer k-two"}).status_code == 200
+        assert (
+            gw.client.post("/generate", json={"prompt": "a"}, headers={"Authorization": "Bearer k-two"}).status_code
+            == 200
+        )
         assert gw.client.post("/v1/route", json={"prompt": "a"}, headers={"X-API-Key": "k-one"}).status_code == 200
         assert gw.client.get("/v1/budget").status_code == 401
         assert gw.client.get("/healthz").status_code == 200
@@ -134,7 +139,12 @@ def test_openai_images_endpoint(make_gateway: MakeGateway) -> None:
         ]:
             r = gw.client.post("/v1/images/generations", json=body_in)
             assert r.status_code == 400 and _error(r)["param"] == field, r.text
-        assert "b64_json" in _error(gw.client.post("/v1/images/generations", json={"prompt": "a", "response_format": "url"}))["message"]
+        assert (
+            "b64_json"
+            in _error(gw.client.post("/v1/images/generations", json={"prompt": "a", "response_format": "url"}))[
+                "message"
+            ]
+        )
         too_big = gw.client.post("/v1/images/generations", json={"prompt": "a", "size": "4096x4096"})
         assert too_big.status_code == 422 and _error(too_big)["field"] == "size"
 
@@ -160,7 +170,9 @@ def test_budget_endpoint_and_operator_adjustment(make_gateway: MakeGateway) -> N
         state = gw.client.get("/v1/budget").json()
         assert state["cloud_share"] == 0.5 and state["window"] == 100 and state["prices"]["cloud"]["per_image"] == 0.02
         assert gw.client.put("/v1/budget", json={"cloud_share": 0.1}, headers={"X-Admin-Key": "bad"}).status_code == 401
-        r = gw.client.put("/v1/budget", json={"cloud_share": 0.1, "money_per_period": 5}, headers={"X-Admin-Key": "op-secret"})
+        r = gw.client.put(
+            "/v1/budget", json={"cloud_share": 0.1, "money_per_period": 5}, headers={"X-Admin-Key": "op-secret"}
+        )
         assert r.status_code == 200 and r.json()["cloud_share"] == 0.1 and r.json()["money_per_period"] == 5
         bad = gw.client.put("/v1/budget", json={"cloud_share": 2}, headers={"X-Admin-Key": "op-secret"})
         assert bad.status_code == 422 and _error(bad)["field"] == "cloud_share"

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from routet2i.bench.processes import ManagedProcess, free_port, routet2i_argv
+from routet2i.testing.tiny_router import REFERENCE_PROMPTS
 from tests.gateway.conftest import tiny_worker_config
-from tests.gateway.tiny_router import REFERENCE_PROMPTS
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_router_dir: Path, tiny_
                     "cloud": {"url": f"http://127.0.0.1:{cloud_port}", "model": "tiny-cloud", "timeout_s": 15},
                 },
                 "budget": {"cloud_share": 0.5, "window": 50, "warmup": 1000},
-                "limits": {"min_size": 32, "default_width": 64, "default_height": 64, "request_timeout_s": REQUEST_TIMEOUT_S},
+                "limits": {
+                    "min_size": 32,
+                    "default_width": 64,
+                    "default_height": 64,
+                    "request_timeout_s": REQUEST_TIMEOUT_S,
+                },
                 "health": {"interval_s": 0.2, "timeout_s": 1.0, "failure_threshold": 1, "cooldown_s": 1.0},
                 "security": {"api_keys": [API_KEY], "admin_key": ADMIN_KEY},
                 "logging": {"json_logs": True, "log_prompts": False},
@@ -117,7 +122,9 @@ def test_openai_client_generates_an_image(stack: Stack) -> None:
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{stack.gateway}/v1", api_key=API_KEY, max_retries=0, timeout=REQUEST_TIMEOUT_S)
-    result = client.images.generate(model="auto", prompt="a red fox in the snow", size="64x64", response_format="b64_json")
+    result = client.images.generate(
+        model="auto", prompt="a red fox in the snow", size="64x64", response_format="b64_json"
+    )
     assert len(result.data) == 1 and result.data[0].b64_json
     assert png_size(base64.b64decode(result.data[0].b64_json)) == (64, 64)
     routing = result.model_extra["routet2i"] if result.model_extra else {}
@@ -150,7 +157,9 @@ def test_auto_routing_and_budget_over_http(stack: Stack) -> None:
     ).json()["decisions"]
     tiers = {d["tier"] for d in decisions}
     assert tiers == {"edge", "cloud"}  # the tiny router splits the prompts
-    r = httpx.post(f"{stack.gateway}/generate", json={"prompt": REFERENCE_PROMPTS[4]}, headers=AUTH, timeout=REQUEST_TIMEOUT_S)
+    r = httpx.post(
+        f"{stack.gateway}/generate", json={"prompt": REFERENCE_PROMPTS[4]}, headers=AUTH, timeout=REQUEST_TIMEOUT_S
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["routing"]["tier"] == decisions[4]["tier"] and body["model"] == f"tiny-{decisions[4]['tier']}"

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from routet2i.gateway.logs import JsonFormatter
+from routet2i.logs import JsonFormatter
 from tests.gateway.conftest import MakeGateway
 
 

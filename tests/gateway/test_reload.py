@@ -26,11 +26,11 @@ from routet2i.predictor.checkpoint import read_meta, write_meta
 from routet2i.predictor.inference import CheckpointPredictor
 from routet2i.routing.batcher import MicroBatcher
 from routet2i.routing.ports import PredictorPort
+from routet2i.testing.tiny_router import REFERENCE_PROMPTS, save_tiny_router
 from routet2i.types import Prediction
 from tests.gateway.conftest import MakeGateway, gateway_settings
 from tests.gateway.doubles import FakeEngine, FakeWorker
 from tests.gateway.test_e2e import Proc
-from tests.gateway.tiny_router import REFERENCE_PROMPTS, save_tiny_router
 
 ADMIN_KEY = "reload-admin-key"
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
@@ -123,7 +123,10 @@ async def test_a_swap_lets_the_running_batch_finish_and_never_mixes_engines() ->
 
 # ----------------------------------------------------------------------------- admin endpoint
 def test_admin_reload_makes_the_new_checkpoint_live(tiny_router_dir: Path, second_router_dir: Path) -> None:
-    first, second = CheckpointPredictor(tiny_router_dir, device="cpu"), CheckpointPredictor(second_router_dir, device="cpu")
+    first, second = (
+        CheckpointPredictor(tiny_router_dir, device="cpu"),
+        CheckpointPredictor(second_router_dir, device="cpu"),
+    )
     assert prs_of(first, PROMPTS) != pytest.approx(prs_of(second, PROMPTS))
     settings = gateway_settings(
         router={"checkpoint": str(tiny_router_dir), "device": "cpu"},
@@ -285,7 +288,10 @@ def test_sighup_reloads_a_replaced_checkpoint_folder_under_load(
     log = tmp_path / "gateway.log"
     gateway = Proc(["gateway", "--config", str(config)], log).start()
     url = f"http://127.0.0.1:{port}"
-    first, second = CheckpointPredictor(tiny_router_dir, device="cpu"), CheckpointPredictor(second_router_dir, device="cpu")
+    first, second = (
+        CheckpointPredictor(tiny_router_dir, device="cpu"),
+        CheckpointPredictor(second_router_dir, device="cpu"),
+    )
     try:
         with httpx.Client(base_url=url, timeout=10.0) as client:
             deadline = time.monotonic() + 60

@@ -50,7 +50,7 @@ server: {{host: 127.0.0.1, graceful_shutdown_s: 2}}
 
 @pytest.fixture(scope="session")
 def tier_configs(tmp_path_factory: pytest.TempPathFactory) -> TierConfigs:
-    from tests.tiny.pipelines import save_tiny_pipeline
+    from routet2i.testing.pipelines import save_tiny_pipeline
 
     root = tmp_path_factory.mktemp("pipeline-tiers")
     sd = save_tiny_pipeline("sd", root / "sd")
@@ -140,7 +140,7 @@ def worker_urls(tier_configs: TierConfigs, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory, clip_tokenizer_dir: Path) -> Path:
     """A tiny CLIP (``routet2i score --backend transformers --clip-model DIR``)."""
-    from tests.tiny.clip import register_tiny_open_clip, save_tiny_hf_clip, save_tiny_open_clip
+    from routet2i.testing.clip import register_tiny_open_clip, save_tiny_hf_clip, save_tiny_open_clip
 
     root = tmp_path_factory.mktemp("pipeline-clip")
     register_tiny_open_clip(root / "configs")
@@ -151,6 +151,6 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory, clip_tokenizer_dir: 
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny BERT prompt encoder for the router (``--encoder hf:DIR``)."""
-    from tests.tiny.text_encoders import save_tiny_bert
+    from routet2i.testing.text_encoders import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("pipeline-encoder") / "bert")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from routet2i.cli import main
-from routet2i.quality.manifest import read_manifest
+from routet2i.pipeline.manifest import read_manifest
 from tests.pipeline.conftest import (
     CLOUD_MODEL,
     EDGE_MODEL,

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from routet2i.pipeline.manifest import read_manifest
 from routet2i.pipeline.plan import plan_items
 from routet2i.pipeline.run import GenerationRun, InvalidImage, RunOptions, decode_png
 from routet2i.pipeline.store import RunStore
 from routet2i.pipeline.tiers import TierEndpoint
 from routet2i.prompts import PromptRecord
-from routet2i.quality.manifest import read_manifest
 from routet2i.workers.client import WorkerClient
 from routet2i.workers.schemas import QueueState, WorkerInfo
 

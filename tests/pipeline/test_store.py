@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from routet2i.errors import ConfigError, DataError
+from routet2i.pipeline.manifest import ManifestEntry, read_manifest
 from routet2i.pipeline.store import RunStore, atomic_write_bytes
-from routet2i.quality.manifest import ManifestEntry, read_manifest
 
 
 def png_bytes(color: tuple[int, int, int] = (10, 200, 30)) -> bytes:

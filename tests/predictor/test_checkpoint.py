@@ -1,15 +1,26 @@
-"""Checkpoint folder: bit-exact round trip, everything from config.json, clear mismatch errors."""
+"""Checkpoint folder: bit-exact round trip, everything from config.json, clear mismatch errors (encoder,
+metrics, cue lexicon)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import torch
 
 from routet2i.errors import CheckpointError
-from routet2i.predictor.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
+from routet2i.predictor.checkpoint import (
+    CheckpointMeta,
+    default_checkpoint_dir,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+    write_meta,
+)
+from routet2i.predictor.cues import lexicon_sha256
+from routet2i.predictor.inference import CheckpointPredictor
 from routet2i.predictor.model import KeyTokenPredictor
 from tests.predictor.test_model import batch, config
 
@@ -101,3 +112,65 @@ def test_missing_or_broken_files(tmp_path: Path) -> None:
     (path / "config.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(CheckpointError, match="not a routet2i predictor checkpoint"):
         read_meta(path)
+
+
+CUES = ("nouns", "people")
+
+
+def test_a_checkpoint_with_prompt_features_records_the_cue_lexicon(tmp_path: Path) -> None:
+    _, _, path = make(tmp_path / "cues", prompt_features=CUES)
+    data = json.loads((path / "config.json").read_text())
+    assert data["cue_lexicon_sha256"] == lexicon_sha256()
+    assert load_checkpoint(path).meta.cue_lexicon_sha256 == lexicon_sha256()
+    _, _, plain = make(tmp_path / "plain")  # no prompt features: no lexicon to record
+    assert "cue_lexicon_sha256" not in json.loads((plain / "config.json").read_text())
+    assert read_meta(plain).cue_lexicon_sha256 is None
+
+
+def test_an_edited_lexicon_makes_loading_refuse(edited_lexicon: str, tmp_path: Path) -> None:
+    packaged = default_checkpoint_dir()
+    recorded = read_meta(packaged).cue_lexicon_sha256  # reading the metadata alone still works
+    assert recorded is not None and recorded != edited_lexicon
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(packaged)
+    message = str(info.value)
+    assert f"expects lexicon sha256 {recorded}" in message  # what the checkpoint was trained with
+    assert f"is {edited_lexicon}" in message  # what is installed
+    assert "Retrain it" in message and "reinstall the routet2i version" in message  # what to do
+    with pytest.raises(CheckpointError, match="another cue lexicon"):
+        CheckpointPredictor(None)  # the router the gateway and `routet2i route` load
+    # a checkpoint made under the installed lexicon, or one without prompt features, loads
+    _, _, fresh = make(tmp_path / "fresh", prompt_features=CUES)
+    assert load_checkpoint(fresh).meta.cue_lexicon_sha256 == edited_lexicon
+    _, _, plain = make(tmp_path / "plain")
+    load_checkpoint(plain)
+
+
+def test_an_older_checkpoint_without_a_recorded_lexicon_loads_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, _, path = make(tmp_path, prompt_features=CUES)
+    data = json.loads((path / "config.json").read_text())
+    del data["cue_lexicon_sha256"]
+    (path / "config.json").write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING, logger="routet2i.predictor.checkpoint"):
+        loaded = load_checkpoint(path)
+    assert loaded.meta.cue_lexicon_sha256 is None
+    assert "records no cue lexicon" in caplog.text and lexicon_sha256() in caplog.text
+    write_meta(path, loaded.meta)  # rewriting it (e.g. `routet2i calibrate`) does not certify a lexicon
+    assert "cue_lexicon_sha256" not in json.loads((path / "config.json").read_text())
+
+
+def test_a_malformed_lexicon_hash_is_a_clear_error(tmp_path: Path) -> None:
+    _, _, path = make(tmp_path, prompt_features=CUES)
+    data = json.loads((path / "config.json").read_text())
+    data["cue_lexicon_sha256"] = "abc"
+    (path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="cue_lexicon_sha256 must be a sha256"):
+        read_meta(path)
+
+
+def test_the_packaged_router_config_round_trips_byte_for_byte(tmp_path: Path) -> None:
+    packaged = default_checkpoint_dir()
+    write_meta(tmp_path, read_meta(packaged))
+    assert (tmp_path / "config.json").read_bytes() == (packaged / "config.json").read_bytes()

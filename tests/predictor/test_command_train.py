@@ -9,8 +9,8 @@ import pytest
 
 from routet2i.cli import main
 from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta
+from routet2i.testing.text_encoders import save_tiny_bert
 from tests.predictor.keyword_data import keyword_prompts, keyword_ratings
-from tests.tiny.text_encoders import save_tiny_bert
 
 PAIR = "synthetic/edge-model:cloud-model"
 

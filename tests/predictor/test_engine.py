@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from routet2i.gateway.app import create_app
-from routet2i.predictor.checkpoint import read_meta, write_meta
 from routet2i.predictor.inference import CheckpointPredictor
+from routet2i.testing.tiny_router import METRICS, REFERENCE_PROMPTS, uncalibrated_copy
 from tests.gateway.conftest import gateway_settings
 from tests.gateway.doubles import FakeWorker
-from tests.gateway.tiny_router import METRICS, REFERENCE_PROMPTS
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +50,7 @@ def test_gateway_routes_with_the_real_router(engine: CheckpointPredictor) -> Non
 
 
 def test_an_uncalibrated_checkpoint_starts_at_the_ceiling(tiny_router_dir: Path, tmp_path: Path) -> None:
-    ckpt = tmp_path / "uncalibrated"
-    shutil.copytree(tiny_router_dir, ckpt)
-    meta = read_meta(ckpt)
-    meta.calibration = None
-    write_meta(ckpt, meta)
+    ckpt = uncalibrated_copy(tiny_router_dir, tmp_path / "uncalibrated")
     engine = CheckpointPredictor(ckpt, device="cpu")
     assert engine.calibrated_threshold(0.3) is None
     app = create_app(

@@ -12,16 +12,17 @@ import pytest
 
 from routet2i.cli import main
 from routet2i.errors import CheckpointError, ConfigError
-from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta, write_meta
+from routet2i.predictor.checkpoint import default_checkpoint_dir, read_meta
 from routet2i.predictor.inference import CheckpointPredictor, resolve_checkpoint
 from routet2i.predictor.pipeline import train_predictor
 from routet2i.predictor.settings import TrainingSettings
 from routet2i.ratings.pairs import PairSpec
 from routet2i.routing.rule import choose_tier
 from routet2i.routing.tiers import Tiers
+from routet2i.testing.text_encoders import save_tiny_bert
+from routet2i.testing.tiny_router import uncalibrated_copy
 from routet2i.types import Prediction
 from tests.predictor.keyword_data import keyword_prompts, keyword_ratings
-from tests.tiny.text_encoders import save_tiny_bert
 from tests.torch_threads import one_torch_thread
 
 PROMPTS = [*keyword_prompts(12, seed=42), "", "a zebra " * 100]
@@ -92,13 +93,7 @@ def test_threshold_for_budget_from_calibration(router: CheckpointPredictor, chec
 
 
 def test_uncalibrated_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
-    import shutil
-
-    copy = tmp_path / "uncal"
-    shutil.copytree(checkpoint, copy)
-    meta = read_meta(copy)
-    meta.calibration = None
-    write_meta(copy, meta)
+    copy = uncalibrated_copy(checkpoint, tmp_path / "uncal")
     r = CheckpointPredictor(copy, encoder=CheckpointPredictor(checkpoint).encoder)
     with pytest.raises(CheckpointError, match="not calibrated"):
         r.threshold_for_budget(0.3)
@@ -135,7 +130,9 @@ def test_metric_weights_recompute_prs_from_the_predicted_d(router: CheckpointPre
     assert own.threshold_for_budget(0.2) == router.threshold_for_budget(0.2)
 
 
-def test_a_calibration_applies_only_to_the_weights_it_was_made_with(router: CheckpointPredictor, checkpoint: Path) -> None:
+def test_a_calibration_applies_only_to_the_weights_it_was_made_with(
+    router: CheckpointPredictor, checkpoint: Path
+) -> None:
     align = CheckpointPredictor(checkpoint, encoder=router.encoder, metric_weights={"alignment": 1})
     assert align.calibration is None
     assert align.calibration_note is not None and "alignment=0.5, quality=0.5" in align.calibration_note

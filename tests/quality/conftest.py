@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from routet2i.quality.backend import ClipBackend, ClipSpec, load_clip_backend
-from tests.tiny.clip import (
+from routet2i.quality.backend import ClipBackend, ClipSpec
+from routet2i.quality.loading import load_clip_backend
+from routet2i.testing.clip import (
     TINY_OPEN_CLIP_NAME,
     register_tiny_open_clip,
     save_tiny_hf_clip,

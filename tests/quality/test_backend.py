@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from routet2i.errors import ConfigError
-from routet2i.quality.backend import ClipBackend, ClipSpec, load_clip_backend, resolve_device, source_name
+from routet2i.quality.backend import ClipBackend, ClipSpec, resolve_device, source_name
+from routet2i.quality.loading import load_clip_backend
 from routet2i.quality.open_clip_backend import OpenClipBackend
+from routet2i.testing.clip import register_tiny_open_clip
 from tests.quality.conftest import TinyClip
-from tests.tiny.clip import register_tiny_open_clip
 
 CPU = torch.device("cpu")
 

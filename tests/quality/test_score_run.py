@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from routet2i.errors import DataError
+from routet2i.pipeline.manifest import ManifestEntry
 from routet2i.quality.backend import ClipBackend
-from routet2i.quality.manifest import ManifestEntry
 from routet2i.quality.metrics import MetricSet
 from routet2i.quality.score_run import score_entries
 from routet2i.quality.scorer import QualityScorer

@@ -12,8 +12,8 @@ import torch
 from routet2i.quality.backend import ClipBackend
 from routet2i.quality.metrics import MetricSet, load_metric_set
 from routet2i.quality.scorer import QualityScorer
+from routet2i.testing.clip import TINY_IMAGE_SIZE, TINY_LOGIT_SCALE
 from tests.quality.conftest import TinyClip
-from tests.tiny.clip import TINY_IMAGE_SIZE, TINY_LOGIT_SCALE
 
 DirectFeatures = tuple[Callable[[Sequence[Any]], np.ndarray], Callable[[Sequence[str]], np.ndarray], float]
 

@@ -13,7 +13,9 @@ def _row(model: str, score: float, sample: str = "0", n: int = 1) -> Rating:
 
 
 def test_jsonl_round_trip(tmp_path: Path) -> None:
-    table = RatingsTable([_row("a", 3.5), Rating("ds", "p2", "a dög", "b", "7", "q", 0.2, "clip:x", 3, (0.1, 0.2, 0.3), "i.png")])
+    table = RatingsTable(
+        [_row("a", 3.5), Rating("ds", "p2", "a dög", "b", "7", "q", 0.2, "clip:x", 3, (0.1, 0.2, 0.3), "i.png")]
+    )
     table.write(tmp_path / "t.jsonl")
     again = RatingsTable.read(tmp_path / "t.jsonl")
     assert again.rows == table.rows

@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from routet2i.gateway.app import create_app as create_gateway
 from routet2i.gateway.assembly import worker_client
-from routet2i.gateway.logs import JsonFormatter
 from routet2i.gateway.security import KeyRing
+from routet2i.logs import JsonFormatter
 from routet2i.workers.app import create_app as create_worker
 from routet2i.workers.auth import WorkerKeys
 from routet2i.workers.backend import GenerationJob

@@ -249,4 +249,3 @@ def test_a_fallback_to_the_cloud_takes_the_place_of_its_own_decision() -> None:
     assert not ctl.reassign(inside.ticket, CLOUD, now=0, cost=0.0)  # in the window: over the cap
     assert ctl.reassign(old.ticket, CLOUD, now=0, cost=0.0)  # left the window: the cap is not touched
     assert ctl.state(0).cloud_in_window == 1
-

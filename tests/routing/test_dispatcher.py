@@ -91,7 +91,10 @@ async def test_a_request_falls_back_at_most_once(dispatcher_of: MakeDispatcher) 
 async def test_preview_records_nothing(dispatcher_of: MakeDispatcher) -> None:
     async with dispatcher_of(FakeWorker("tiny-edge"), FakeWorker("tiny-cloud")) as d:
         decisions, _, state = await d.route(["prs=0.1 a", "prs=0.9 b"])
-        assert [(x.tier, x.reason, x.ticket) for x in decisions] == [("cloud", "predicted", -1), ("edge", "predicted", -1)]
+        assert [(x.tier, x.reason, x.ticket) for x in decisions] == [
+            ("cloud", "predicted", -1),
+            ("edge", "predicted", -1),
+        ]
         assert state.window_requests == 0 and state.decisions_total == 0 and d.budget_reasons() == {}
         served = await d.generate(params("prs=0.1 a"), forced=None)
         assert served.decision.tier == "cloud" and d.budget_state().window_requests == 1

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from routet2i.config import validate_or_explain
+from routet2i.testing.pipelines import save_tiny_pipeline
 from routet2i.workers.app import create_app
 from routet2i.workers.settings import WorkerSettings
-from tests.tiny.pipelines import save_tiny_pipeline
 from tests.workers.fake_openai import API_KEY, create_fake_openai
 from tests.workers.harness import ServerThread, tiny_settings, wait_ready
 
@@ -31,6 +31,12 @@ def _restore_torch_threads() -> Iterator[None]:
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging(restored_logging: None) -> None:
+    """``routet2i worker`` run in-process (and the log tests) set up the process's logging; give
+    the next test the logging it had (``restored_logging``, tests/conftest.py)."""
 
 
 @pytest.fixture(scope="package")

@@ -44,7 +44,9 @@ def build_router() -> APIRouter:
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @router.get("/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text format"}})
+    @router.get(
+        "/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text format"}}
+    )
     async def metrics(request: Request, dispatcher: DispatcherDep, settings: SettingsDep) -> Response:
         if settings.security.protect_metrics:
             await require_client(request)

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, with the request id of the request being served."""
+"""Structured logs of the gateway and the worker: one JSON object per line, with the request id
+of the request being served (set by :class:`routet2i.request_id.RequestIdMiddleware`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 import time
 from typing import Any
 
-#: The id of the request the current task serves (set by the request-context middleware).
+#: The id of the request the current task serves (set by the request-id middleware; read by the
+#: formatter, and by the worker client, which forwards it to the worker as ``X-Request-ID``).
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("routet2i_request_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
@@ -48,5 +50,6 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True  # the gateway writes its own access log
+    # the request-id middleware writes the access log (structured, with the request id)
+    logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per worker call is noise

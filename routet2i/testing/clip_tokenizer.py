@@ -41,9 +41,8 @@ def build_clip_tokenizer(model_max_length: int = 77, pad_token: str = "<|endofte
     from transformers import CLIPTokenizer
 
     vocab, merges = clip_vocab_and_merges()
-    return CLIPTokenizer(
-        vocab=dict(vocab), merges=list(merges), model_max_length=model_max_length, pad_token=pad_token
-    )
+    pairs: Any = list(merges)  # (a, b) pairs, which the tokenizers backend takes (the annotation says str)
+    return CLIPTokenizer(vocab=dict(vocab), merges=pairs, model_max_length=model_max_length, pad_token=pad_token)
 
 
 def save_clip_tokenizer(path: str | Path, model_max_length: int = 77, pad_token: str = "<|endoftext|>") -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tiny.clip_tokenizer import CLIP_VOCAB_SIZE, build_clip_tokenizer
+from routet2i.testing.clip_tokenizer import CLIP_VOCAB_SIZE, build_clip_tokenizer
 
 #: OpenAI CLIP's special-token ids (start, end = pad).
 CLIP_BOS, CLIP_EOS = 49406, 49407
@@ -88,7 +88,7 @@ def build_tiny_sd(seed: int = 0) -> Any:
         steps_offset=1,
     )
     vae = _tiny_vae()
-    text_encoder = CLIPTextModel(_clip_text_config(hidden=32, layers=2))
+    text_encoder: Any = CLIPTextModel(_clip_text_config(hidden=32, layers=2))
     return StableDiffusionPipeline(
         unet=unet,
         scheduler=scheduler,
@@ -130,8 +130,8 @@ def build_tiny_sdxl(seed: int = 0) -> Any:
         beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading"
     )
     vae = _tiny_vae(sample_size=128)
-    text_encoder = CLIPTextModel(_clip_text_config(hidden=32, layers=2, projection_dim=32))
-    text_encoder_2 = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
+    text_encoder: Any = CLIPTextModel(_clip_text_config(hidden=32, layers=2, projection_dim=32))
+    text_encoder_2: Any = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
     return StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=text_encoder.eval(),
@@ -190,10 +190,10 @@ def build_tiny_sd3(seed: int = 0) -> Any:
         pooled_projection_dim=64,
         out_channels=4,
     )
-    text_encoder = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
-    text_encoder_2 = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
+    text_encoder: Any = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
+    text_encoder_2: Any = CLIPTextModelWithProjection(_clip_text_config(hidden=32, layers=2, projection_dim=32))
     t5_tokenizer = build_tiny_t5_tokenizer()
-    t5 = T5EncoderModel(
+    t5: Any = T5EncoderModel(
         T5Config(
             vocab_size=len(t5_tokenizer),
             d_model=32,

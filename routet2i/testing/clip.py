@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tests.tiny.clip_tokenizer import CLIP_VOCAB_SIZE
+from routet2i.testing.clip_tokenizer import CLIP_VOCAB_SIZE
 
 TINY_OPEN_CLIP_NAME = "routet2i-tiny-clip"
 TINY_LOGIT_SCALE = 42.0

@@ -1,6 +1,6 @@
 """A tiny router checkpoint built through the product's own code (untrained, calibrated).
 
-A tiny BERT encoder (``tests/tiny/text_encoders.py``) and an untrained
+A tiny BERT encoder (:mod:`routet2i.testing.text_encoders`) and an untrained
 :class:`~routet2i.predictor.model.KeyTokenPredictor` are saved with
 :func:`~routet2i.predictor.checkpoint.save_checkpoint`; the PRŜ of reference prompts, predicted
 by the product's :class:`~routet2i.predictor.inference.CheckpointPredictor`, calibrate it
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tiny.text_encoders import save_tiny_bert
+from routet2i.testing.text_encoders import save_tiny_bert
 
 METRICS = ["definition", "detail"]
 
@@ -80,3 +80,17 @@ def save_tiny_router(path: Path, encoder_dir: Path | None = None, *, seed: int =
     meta.calibration = calibrate(prs, [0.1, 0.3, 0.5], prompts_id(REFERENCE_PROMPTS), source="tests").to_dict()
     write_meta(path, meta)
     return path
+
+
+def uncalibrated_copy(checkpoint: Path, dest: Path) -> Path:
+    """A copy of ``checkpoint`` at ``dest`` without its calibration (what an old or a freshly
+    trained, never calibrated checkpoint looks like)."""
+    import shutil
+
+    from routet2i.predictor.checkpoint import read_meta, write_meta
+
+    shutil.copytree(checkpoint, dest)
+    meta = read_meta(dest)
+    meta.calibration = None
+    write_meta(dest, meta)
+    return dest

@@ -1,4 +1,5 @@
-"""Image manifests: which image shows which prompt, made by which model with which seed.
+"""Image manifests, the pipeline's output: which image shows which prompt, made by which model with
+which seed.
 
 Format: JSON Lines, one object a line, UTF-8:
 
@@ -8,20 +9,20 @@ Format: JSON Lines, one object a line, UTF-8:
 - ``seed``      the generation seed (an integer; it becomes the ratings ``sample``);
 - ``dataset``   optional: where the prompt comes from (default: the caller's, else the manifest
   file's stem);
-- ``prompt_id`` optional: the prompt's id within the dataset (default: :func:`default_prompt_id`,
-  a hash of the prompt text, so the same prompt gets the same id for every model);
+- ``prompt_id`` optional: the prompt's id within the dataset (default:
+  :func:`~routet2i.prompt_ids.default_prompt_id`, a hash of the prompt text, so the same prompt
+  gets the same id for every model);
 - any other key (generation parameters, timings, …) is kept in :attr:`ManifestEntry.extra`.
 
-``routet2i generate-pairs`` writes manifests with :func:`write_manifest`; ``routet2i score`` reads
-them with :func:`read_manifest`, or builds entries for a plain folder of images with
-:func:`entries_from_folder`.
+``routet2i generate-pairs`` appends one line per finished image (:mod:`routet2i.pipeline.store`,
+with :meth:`ManifestEntry.to_dict`); :func:`write_manifest` writes a list of entries at once.
+``routet2i score`` reads manifests with :func:`read_manifest`, and builds the same entries for a
+plain folder of images with :func:`routet2i.quality.folder.entries_from_folder`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,18 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from routet2i.errors import DataError
-
-log = logging.getLogger(__name__)
-
-#: File suffixes (lower case) taken as images when scoring a folder.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+from routet2i.prompt_ids import default_prompt_id
 
 _KNOWN_KEYS = ("image", "prompt", "prompt_id", "dataset", "model", "seed")
-
-
-def default_prompt_id(prompt: str) -> str:
-    """A stable id for a prompt without one: the first 12 hex digits of SHA-1 of its UTF-8 text."""
-    return hashlib.sha1(prompt.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -135,78 +127,3 @@ def _entry(row: dict[str, Any], folder: Path, dataset: str, default_model: str |
         seed=seed,
         extra={k: v for k, v in row.items() if k not in _KNOWN_KEYS},
     )
-
-
-def read_prompt_mapping(path: str | Path) -> dict[str, str]:
-    """Image → prompt for a folder: a JSON object ``{"cat.png": "a cat", ...}`` or, for a
-    ``.jsonl`` file, lines ``{"image": "cat.png", "prompt": "a cat"}``. Keys are file names
-    relative to the folder, or their stems."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"prompts file not found: {p}")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix.lower() == ".jsonl":
-        mapping: dict[str, str] = {}
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                mapping[str(row["image"])] = str(row["prompt"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(f"{p}:{lineno}: expected {{'image': ..., 'prompt': ...}} ({exc!r})") from None
-        return mapping
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: not JSON ({exc})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise DataError(f"{p}: expected a JSON object mapping image file names to prompts")
-    return {str(k): v for k, v in data.items()}
-
-
-def entries_from_folder(
-    folder: str | Path,
-    *,
-    model: str,
-    prompts: Mapping[str, str] | None = None,
-    prompt_from_filename: bool = False,
-    dataset: str | None = None,
-) -> list[ManifestEntry]:
-    """Entries for the images directly inside ``folder`` (sorted by name; see
-    :data:`IMAGE_SUFFIXES`), all made by ``model``, seed unknown.
-
-    Each image's prompt comes, first found, from ``prompts`` (keyed by file name or stem), from a
-    sidecar ``<stem>.txt`` beside it, or, with ``prompt_from_filename``, from its stem with ``_``
-    and ``-`` read as spaces. An image with no prompt is a :class:`DataError` listing them all.
-    """
-    d = Path(folder)
-    if not d.is_dir():
-        raise DataError(f"image folder not found: {d}")
-    images = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
-    if not images:
-        raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {d}")
-    prompts = prompts or {}
-    entries: list[ManifestEntry] = []
-    unprompted: list[str] = []
-    for image in images:
-        prompt = prompts.get(image.name, prompts.get(image.stem))
-        sidecar = image.with_suffix(".txt")
-        if prompt is None and sidecar.is_file():
-            prompt = sidecar.read_text(encoding="utf-8").strip()
-        if prompt is None and prompt_from_filename:
-            prompt = image.stem.replace("_", " ").replace("-", " ").strip()
-        if not prompt:
-            unprompted.append(image.name)
-            continue
-        entries.append(ManifestEntry(image, prompt, model, dataset or d.name, default_prompt_id(prompt), seed=None))
-    if unprompted:
-        shown = ", ".join(unprompted[:10]) + (", …" if len(unprompted) > 10 else "")
-        raise DataError(
-            f"no prompt for {len(unprompted)} of {len(images)} images in {d} ({shown}): give --prompts FILE, "
-            "put a <name>.txt beside each image, or pass --prompt-from-filename"
-        )
-    unused = set(prompts) - {i.name for i in images} - {i.stem for i in images}
-    if unused:
-        log.warning("%d prompts in the mapping match no image in %s (e.g. %s)", len(unused), d, sorted(unused)[0])
-    return entries

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 TINY_OPEN_CLIP_NAME = "routet2i-tiny-text"
 
@@ -43,7 +44,8 @@ def save_tiny_bert(path: str | Path, seed: int = 0) -> Path:
         intermediate_size=64,
         max_position_embeddings=64,
     )
-    BertModel(config).eval().save_pretrained(p)
+    model: Any = BertModel(config)
+    model.eval().save_pretrained(p)
     AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(p)
     return p
 
@@ -64,7 +66,8 @@ def save_tiny_clip_text(path: str | Path, clip_tokenizer_dir: str | Path, seed: 
         max_position_embeddings=77,
         projection_dim=16,
     )
-    CLIPTextModel(config).eval().save_pretrained(p / "text_encoder")
+    model: Any = CLIPTextModel(config)
+    model.eval().save_pretrained(p / "text_encoder")
     shutil.copytree(clip_tokenizer_dir, p / "tokenizer", dirs_exist_ok=True)
     return p
 

@@ -1,4 +1,4 @@
-"""Image manifests and folders of images → entries with prompt, model, seed and ids."""
+"""Image manifests (the pipeline's output format) → entries with prompt, model, seed and ids."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 
 from routet2i.errors import DataError
-from routet2i.quality.manifest import (
-    ManifestEntry,
-    default_prompt_id,
-    entries_from_folder,
-    read_manifest,
-    read_prompt_mapping,
-    write_manifest,
-)
+from routet2i.pipeline.manifest import ManifestEntry, read_manifest, write_manifest
+from routet2i.prompt_ids import default_prompt_id
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
@@ -35,11 +29,6 @@ def test_read_manifest_resolves_paths_and_fills_defaults(tmp_path: Path) -> None
     assert (a.dataset, a.prompt_id) == ("pairs", default_prompt_id("a cat"))
     assert (b.dataset, b.prompt_id, b.model) == ("coco", "12", "sdxl")
     assert read_manifest(manifest, default_dataset="mine")[0].dataset == "mine"
-
-
-def test_default_prompt_id_is_a_stable_hash_shared_by_models() -> None:
-    assert default_prompt_id("a cat") == "008bd0f0660e"  # sha1("a cat")[:12]: stable across runs and machines
-    assert default_prompt_id("a cat") != default_prompt_id("a dog")
 
 
 def test_write_then_read_round_trips_with_relative_paths(tmp_path: Path) -> None:
@@ -90,40 +79,3 @@ def test_missing_or_empty_manifest_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(DataError, match="lists no images"):
         read_manifest(tmp_path / "empty.jsonl")
-
-
-def make_folder(tmp_path: Path, names: list[str]) -> Path:
-    folder = tmp_path / "imgs"
-    folder.mkdir(parents=True)
-    for name in names:
-        (folder / name).write_bytes(b"")  # content is irrelevant to listing
-    return folder
-
-
-def test_folder_prompts_from_mapping_sidecar_or_filename(tmp_path: Path) -> None:
-    folder = make_folder(tmp_path, ["b_red-car.JPG", "a.png", "c.webp", "notes.md"])
-    (folder / "c.txt").write_text("a green tree\n")
-    entries = entries_from_folder(folder, model="sd-turbo", prompts={"a": "a cat"}, prompt_from_filename=True)
-    assert [(e.image.name, e.prompt) for e in entries] == [
-        ("a.png", "a cat"), ("b_red-car.JPG", "b red car"), ("c.webp", "a green tree"),
-    ]  # fmt: skip
-    assert all(e.model == "sd-turbo" and e.dataset == "imgs" and e.seed is None for e in entries)
-    assert entries[0].sample == "a.png" and entries[0].prompt_id == default_prompt_id("a cat")
-
-
-def test_folder_images_without_prompt_are_all_named(tmp_path: Path) -> None:
-    folder = make_folder(tmp_path, ["a.png", "b.png", "c.png"])
-    with pytest.raises(DataError, match=r"no prompt for 2 of 3 images .*\(b.png, c.png\).*--prompts"):
-        entries_from_folder(folder, model="m", prompts={"a.png": "a cat"})
-    with pytest.raises(DataError, match="no images"):
-        entries_from_folder(make_folder(tmp_path / "x", ["notes.txt"]), model="m")
-
-
-def test_prompt_mapping_files(tmp_path: Path) -> None:
-    as_json = tmp_path / "p.json"
-    as_json.write_text(json.dumps({"a.png": "a cat"}))
-    as_jsonl = write_jsonl(tmp_path / "p.jsonl", [{"image": "a.png", "prompt": "a cat"}])
-    assert read_prompt_mapping(as_json) == read_prompt_mapping(as_jsonl) == {"a.png": "a cat"}
-    (tmp_path / "bad.json").write_text("[1]")
-    with pytest.raises(DataError, match="expected a JSON object"):
-        read_prompt_mapping(tmp_path / "bad.json")
