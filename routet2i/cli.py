@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "worker": "routet2i.workers.command",
     "gateway": "routet2i.gateway.command",
     "serve": "routet2i.gateway.command_serve",
+    "learn": "routet2i.learning.command_learn",
+    "replay": "routet2i.learning.command_replay",
     "bench": "routet2i.bench.command",
 }
 

@@ -26,9 +26,11 @@ from routet2i.gateway.routes.common import ROUTING_HEADERS
 from routet2i.gateway.schemas import ERROR_RESPONSES
 from routet2i.gateway.security import KeyRing
 from routet2i.gateway.settings import GatewaySettings
+from routet2i.pipeline.shadow_store import DirectoryShadowStore
 from routet2i.routing.dispatcher import Dispatcher
 from routet2i.routing.ports import ImageWorker, PredictorPort
 from routet2i.routing.reload import PredictorLoader, RouterReloader
+from routet2i.routing.shadow import ShadowSink
 from routet2i.types import TierName
 
 #: Extra context managers entered before the service starts (e.g. in-process workers' own
@@ -44,11 +46,17 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     companions: tuple[Companion, ...] = (),
     engine_loader: PredictorLoader | None = None,
+    shadow_sink: ShadowSink | None = None,
 ) -> FastAPI:
     """The gateway app for ``settings`` with this router ``engine`` and these ``workers``.
-    ``engine_loader`` loads a checkpoint for a hot reload (default: the product's checkpoint loader)."""
+    ``engine_loader`` loads a checkpoint for a hot reload (default: the product's checkpoint loader);
+    ``shadow_sink`` stores shadow pairs (default: the folder ``learning.store`` when shadowing is on)."""
     metrics = GatewayMetrics(settings.tiers.names)
-    service = Dispatcher(settings.dispatch_config(), engine, workers, clock=clock, observer=metrics)
+    if shadow_sink is None and settings.learning.shadow.shadow_rate > 0:
+        shadow_sink = DirectoryShadowStore(settings.learning.store)
+    service = Dispatcher(
+        settings.dispatch_config(), engine, workers, clock=clock, observer=metrics, shadow_sink=shadow_sink
+    )
     reloader = RouterReloader(service, engine_loader or product_loader(settings), settings.router.checkpoint)
 
     @asynccontextmanager

@@ -7,7 +7,10 @@ Names (all prefixed ``routet2i_gateway_``): ``requests_total{endpoint,tier,statu
 ``worker_errors_total{tier,type}``, ``tier_up{tier}``, and the budget gauges
 ``cloud_share_realised``, ``cloud_share_target``, ``threshold``, ``budget_cloud_left``,
 ``budget_money_spent``, ``budget_money_left``; ``router_reloads_total{outcome}`` (hot reloads of the
-router checkpoint: ``success``, ``not_found``, ``invalid_checkpoint``, ``in_progress``, ``error``).
+router checkpoint: ``success``, ``not_found``, ``invalid_checkpoint``, ``in_progress``, ``error``);
+``shadow_pairs_total{tier,outcome}`` (shadow generations by the tier that made the shadow image and
+how they ended: ``written``, ``generate_failed``, ``write_failed``, ``cancelled``),
+``shadow_skipped_total{reason}`` (served requests not shadowed) and ``budget_shadow_spent``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from routet2i.routing.budget import BudgetState
 from routet2i.routing.reload import OUTCOMES as RELOAD_OUTCOMES
+from routet2i.routing.shadow import SHADOW_SKIPS
 from routet2i.types import DEFAULT_TIERS, FallbackCause, Prediction, Reason, TierName
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -71,6 +75,15 @@ class GatewayMetrics:
         self.budget_cloud_left = Gauge(p + "budget_cloud_left", "Cloud requests left in the window", registry=r)
         self.budget_money_spent = Gauge(p + "budget_money_spent", "Spend over the money period", registry=r)
         self.budget_money_left = Gauge(p + "budget_money_left", "Money left over the period", registry=r)
+        self.budget_shadow_spent = Gauge(p + "budget_shadow_spent", "Shadow spend over the money period", registry=r)
+        self.shadow_generations = Counter(
+            p + "shadow_pairs_total", "Shadow generations, by shadow tier and outcome", ["tier", "outcome"], registry=r
+        )
+        self.shadow_skips = Counter(
+            p + "shadow_skipped_total", "Served requests not shadowed, by reason", ["reason"], registry=r
+        )
+        for reason in SHADOW_SKIPS:
+            self.shadow_skips.labels(reason)
         for tier in tiers:
             self.tier_up.labels(tier).set(1)
         for outcome in RELOAD_OUTCOMES:  # every series exists from the start (rate() and alerts need them)
@@ -107,6 +120,12 @@ class GatewayMetrics:
     def reload_finished(self, outcome: str) -> None:
         self.router_reloads.labels(outcome).inc()
 
+    def shadow_skipped(self, reason: str) -> None:
+        self.shadow_skips.labels(reason).inc()
+
+    def shadow_finished(self, tier: TierName, outcome: str) -> None:
+        self.shadow_generations.labels(tier, outcome).inc()
+
     def budget_read(self, state: BudgetState) -> None:
         self.cloud_share_realised.set(state.realised_cloud_share)
         self.cloud_share_target.set(state.effective_share if state.effective_share is not None else 1.0)
@@ -114,6 +133,7 @@ class GatewayMetrics:
         self.budget_cloud_left.set(state.cloud_left_in_window if state.cloud_left_in_window is not None else -1)
         self.budget_money_spent.set(state.spent_in_period)
         self.budget_money_left.set(state.money_left if state.money_left is not None else -1)
+        self.budget_shadow_spent.set(state.shadow_spent)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,4 @@
-"""Gateway settings: the router checkpoint, the tiers, the budget, limits, health, security.
+"""Gateway settings: the router checkpoint, the tiers, the budget, limits, health, security, learning.
 
 The domain blocks are the routing core's own types (:class:`~routet2i.routing.settings.TierOptions`,
 :class:`~routet2i.routing.settings.RoutingOptions`, :class:`~routet2i.routing.settings.HealthOptions`,
@@ -21,6 +21,7 @@ from pydantic import Field, RootModel, SecretStr, model_validator
 from routet2i.config import StrictModel, YamlSettings
 from routet2i.routing.budget import BudgetPolicy
 from routet2i.routing.settings import DEFAULT_TIER_OPTIONS, DispatchConfig, HealthOptions, RoutingOptions, TierOptions
+from routet2i.routing.shadow import ShadowPolicy
 from routet2i.routing.tiers import Tiers
 from routet2i.types import AUTO, DEFAULT_TIERS, TierName
 
@@ -148,6 +149,16 @@ class LoggingOptions(StrictModel):
     log_prompts: bool = False
 
 
+class LearningOptions(StrictModel):
+    """Learning from live traffic: which served requests are also made on the other tier (shadow
+    pairs, :mod:`routet2i.routing.shadow`) and where the pairs are stored."""
+
+    shadow: ShadowPolicy = Field(default_factory=ShadowPolicy)
+    #: Folder of the shadow store (``manifest.jsonl`` + ``images/``, the layout of a
+    #: ``generate-pairs`` run); relative to the gateway's working directory.
+    store: Path = Path("runs/shadow")
+
+
 class GatewaySettings(YamlSettings):
     """The gateway process."""
 
@@ -162,6 +173,7 @@ class GatewaySettings(YamlSettings):
     health: HealthOptions = Field(default_factory=HealthOptions)
     security: SecurityOptions = Field(default_factory=SecurityOptions)
     logging: LoggingOptions = Field(default_factory=LoggingOptions)
+    learning: LearningOptions = Field(default_factory=LearningOptions)
 
     @model_validator(mode="after")
     def _consistent_tiers(self) -> GatewaySettings:
@@ -207,4 +219,5 @@ class GatewaySettings(YamlSettings):
             max_in_flight=self.limits.max_in_flight,
             max_batch=self.router.max_batch,
             max_wait_ms=self.router.max_wait_ms,
+            shadow=self.learning.shadow,
         )

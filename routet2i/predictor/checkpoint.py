@@ -12,7 +12,11 @@
 - ``training``: data id, ratings files with their sha1, pairs, seed, split sizes, optimiser
   settings, epochs run; ``validation``: the figures printed at the end of training;
 - ``calibration``: null or the PRŜ quantiles and per-budget thresholds
-  (:class:`routet2i.predictor.calibration.Calibration`).
+  (:class:`routet2i.predictor.calibration.Calibration`);
+- ``correction`` (format 2): null or the deployment's own pair fitted on top of the predictor by
+  the learner (:class:`routet2i.predictor.correction.Correction`; the served PRŜ is corrected).
+  A checkpoint with one is written as format 2, any other as format 1 (so older readers keep
+  reading those); a reader of format 1 refuses format 2, so a correction is never silently ignored.
 
 ``model.safetensors`` holds the learned tensors only. Loading takes every architecture number from
 ``config.json``; asking for a different encoder or metric set than the checkpoint has is a
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = "routet2i-predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -75,6 +79,8 @@ class CheckpointMeta:
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
+    #: the learner's correction (:class:`~routet2i.predictor.correction.Correction` as a dict).
+    correction: dict[str, Any] | None = None
     code_version: str = __version__
     #: sha256 of the cue lexicon the prompt features are computed with: by default the installed
     #: one (a checkpoint made in this process uses it); None when the architecture uses no prompt
@@ -89,7 +95,8 @@ class CheckpointMeta:
         lexicon = {} if self.cue_lexicon_sha256 is None else {"cue_lexicon_sha256": self.cue_lexicon_sha256}
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            # format 2 only where it differs from 1 (a correction), so older readers keep reading the rest
+            "format_version": FORMAT_VERSION if self.correction is not None else 1,
             "code_version": self.code_version,
             "architecture": self.architecture.to_dict(),
             **lexicon,
@@ -101,6 +108,7 @@ class CheckpointMeta:
             "training": self.training,
             "validation": self.validation,
             "calibration": self.calibration,
+            **({} if self.correction is None else {"correction": self.correction}),
         }
 
     @classmethod
@@ -141,6 +149,7 @@ class CheckpointMeta:
             training=dict(data.get("training") or {}),
             validation=dict(data.get("validation") or {}),
             calibration=data.get("calibration"),
+            correction=data.get("correction"),
             code_version=str(data.get("code_version", "")),
             cue_lexicon_sha256=lexicon,
         )

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from routet2i.encoders.base import TextEncoder
+from routet2i.encoders.base import TextEncoder, mean_pool
 from routet2i.errors import CheckpointError, ConfigError
 from routet2i.predictor.calibration import Calibration
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
+from routet2i.predictor.correction import Correction
 from routet2i.superiority import FloatArray, weights_for
 from routet2i.types import Prediction
 
@@ -140,6 +141,11 @@ class CheckpointPredictor:
                 )
                 stored = None
         self.calibration: Calibration | None = stored
+        self.correction: Correction | None = (
+            None
+            if self.meta.correction is None
+            else Correction.from_dict(self.meta.correction, dim=self.encoder.dim, source=f"{path}: correction")
+        )
         self._lock = threading.Lock()
 
     @property
@@ -173,7 +179,8 @@ class CheckpointPredictor:
         return self.calibration.threshold_for_budget(budget)
 
     def scores(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint)."""
+        """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint). A checkpoint with a
+        learned correction serves the corrected PRŜ (:mod:`routet2i.predictor.correction`)."""
         import torch
 
         from routet2i.predictor.prompt_features import prompt_feature_tensor
@@ -190,7 +197,11 @@ class CheckpointPredictor:
                 enc = self.encoder.encode(chunk)
                 feats = prompt_feature_tensor(chunk, cues).to(self.device) if cues else None
                 out = self.model(enc.states.to(self.device), enc.mask.to(self.device), feats)
-                prs.append(out.prs.double().cpu().numpy())
+                chunk_prs = out.prs.double().cpu().numpy()
+                if self.correction is not None:
+                    pooled = torch.nn.functional.normalize(mean_pool(enc.states, enc.mask), dim=-1)
+                    chunk_prs = self.correction.corrected_prs(chunk_prs, pooled.double().cpu().numpy())
+                prs.append(chunk_prs)
                 if out.d_hat is not None:
                     d_hat.append(out.d_hat.double().cpu().numpy())
         return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)

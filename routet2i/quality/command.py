@@ -26,8 +26,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routet2i.cli_options import add_batch_size, add_device
+
+if TYPE_CHECKING:
+    from routet2i.quality.scorer import QualityScorer
 
 HELP = "score images (a manifest or a folder) with the multi-metric CLIP quality set"
 
@@ -51,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="dataset of rows that name none (default: the manifest's stem / the folder's name)",
     )
+    add_clip_arguments(parser)
+    parser.add_argument(
+        "--on-error", choices=("fail", "skip"), default="fail", help="on an unreadable or missing image"
+    )
+
+
+def add_clip_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the CLIP scorer (shared by ``score`` and ``learn``)."""
     parser.add_argument("--backend", choices=("open_clip", "transformers"), default="open_clip", help="CLIP library")
     parser.add_argument(
         "--clip-model",
@@ -70,23 +82,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device(parser, "auto", auto=True)
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
     add_batch_size(parser, 32, unit="images per forward pass")
-    parser.add_argument(
-        "--on-error", choices=("fail", "skip"), default="fail", help="on an unreadable or missing image"
-    )
+
+
+def build_scorer(args: argparse.Namespace) -> QualityScorer:
+    """The :class:`~routet2i.quality.scorer.QualityScorer` the :func:`add_clip_arguments` options name."""
+    from routet2i.errors import ConfigError
+    from routet2i.quality.backend import ClipSpec
+    from routet2i.quality.loading import load_clip_backend
+    from routet2i.quality.metrics import load_metric_set
+    from routet2i.quality.scorer import QualityScorer
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    metric_set = load_metric_set(args.metrics)
+    if args.alignment:
+        metric_set = metric_set.with_alignment(True)
+    spec = ClipSpec(args.backend, args.clip_model, args.pretrained, args.device, args.dtype)
+    return QualityScorer(load_clip_backend(spec), metric_set, batch_size=args.batch_size)
 
 
 def run(args: argparse.Namespace) -> int:
     from routet2i.errors import ConfigError, DataError
     from routet2i.pipeline.manifest import read_manifest
-    from routet2i.quality.backend import ClipSpec, source_name
+    from routet2i.quality.backend import source_name
     from routet2i.quality.folder import entries_from_folder, read_prompt_mapping
-    from routet2i.quality.loading import load_clip_backend
-    from routet2i.quality.metrics import load_metric_set
     from routet2i.quality.score_run import score_entries
-    from routet2i.quality.scorer import QualityScorer
 
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     source: Path = args.source
     if source.is_dir():
         if not args.model:
@@ -106,12 +127,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise DataError(f"not found: {source} (expected a manifest file or a folder of images)")
 
-    metric_set = load_metric_set(args.metrics)
-    if args.alignment:
-        metric_set = metric_set.with_alignment(True)
-    spec = ClipSpec(args.backend, args.clip_model, args.pretrained, args.device, args.dtype)
-    backend = load_clip_backend(spec)
-    scorer = QualityScorer(backend, metric_set, batch_size=args.batch_size)
+    scorer = build_scorer(args)
+    backend = scorer.backend
     print(
         f"scoring {len(entries)} images on {len(scorer.names)} metrics with {source_name(backend)} "
         f"(logit scale {backend.logit_scale:.2f})",

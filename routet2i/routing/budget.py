@@ -41,6 +41,13 @@ cloud is refused when over budget); if it produces nothing, :meth:`~BudgetContro
 stops it counting as a cloud image or as spend. Its PRŜ stays in the live distribution.
 :meth:`~BudgetController.settle` ends the ticket once the request is over.
 
+**Shadow images** (:mod:`routet2i.routing.shadow`: a served request made again on the other tier
+for the learner) are held by :meth:`~BudgetController.reserve_shadow` on their own line
+(``shadow_spent``): they count against the money budget, which client and shadow spend together
+never pass, but never against the cloud share window. A shadow image is refused once the money
+left would fall below the share kept for clients (``keep_share``), so shadowing pauses before the
+money cap refuses client traffic.
+
 **A new router** (:meth:`BudgetController.recalibrate`, the gateway's hot reload). α starts
 again from the new checkpoint's calibration: the live PRŜ so far come from the old model, on
 another scale, so they leave the live sample, and the live quantile takes over again once
@@ -55,7 +62,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -125,6 +132,17 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class ShadowHold:
+    """The budget's answer to one shadow image: a ticket for
+    :meth:`BudgetController.release_shadow` / :meth:`~BudgetController.settle_shadow`, or -1 with
+    the reason it was refused."""
+
+    ticket: int
+    #: ``cap``: the period's shadow images are used up; ``money``: the money budget is short.
+    refused: Literal["cap", "money"] | None = None
+
+
+@dataclass(frozen=True)
 class BudgetState:
     """A snapshot for ``GET /v1/budget`` and the metrics."""
 
@@ -143,11 +161,17 @@ class BudgetState:
     cloud_left_in_window: int | None
     threshold: float
     threshold_source: ThresholdSource
+    #: Quoted cost of the client requests in the money period (shadow images not included).
     spent_in_period: float
-    #: None without a money budget.
+    #: What the money budget has left after client and shadow spend (None without a money budget).
     money_left: float | None
     decisions_total: int
     capped_total: int
+    #: Quoted cost of the shadow images in the money period (:mod:`routet2i.routing.shadow`): part
+    #: of the money budget, never of the cloud share window.
+    shadow_spent: float = 0.0
+    #: Shadow generations started in the money period (a failed one included).
+    shadow_images: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,6 +202,9 @@ class BudgetController:
         self._window = ShareWindow(self._tiers.expensive)
         self._money = MoneyLedger()
         self._open: dict[int, Reservation] = {}
+        #: Shadow images: their own spend and count over the money period, outside the window.
+        self._shadow = MoneyLedger()
+        self._shadow_open: dict[int, Reservation] = {}
         self._next_ticket = 0
         self._counters = _Counters()
 
@@ -205,7 +232,7 @@ class BudgetController:
     def preview(self, prs: float | None, *, now: float, forced: TierName | None = None) -> Verdict:
         """The verdict :meth:`reserve` would give now (quoted at no cost), recording nothing: no
         ticket (-1), nothing in the window, the spend or the counters."""
-        self._money.expire(now, self._policy.period_s)
+        self._expire(now)
         return self._verdict(-1, prs, now, 0.0, forced)
 
     def reserve(
@@ -224,7 +251,7 @@ class BudgetController:
         budget (reason ``budget_cap``, ``forced`` True; the dispatcher decides whether to reject
         the request). ``sample=False``: ``prs`` came from a router replaced since, keep it out of
         the live sample."""
-        self._money.expire(now, self._policy.period_s)
+        self._expire(now)
         if self._money.started is None:
             self._money.started = now
         ticket = self._next_ticket
@@ -253,7 +280,7 @@ class BudgetController:
         """Move an open decision to ``tier`` at ``cost`` (a fallback). Moving to the expensive
         tier is refused (False, nothing changes) when it would break the budget; moving to the
         cheap tier always succeeds."""
-        self._money.expire(now, self._policy.period_s)
+        self._expire(now)
         entry = self._open.get(ticket)
         if entry is None:
             raise KeyError(f"no open decision with ticket {ticket}")
@@ -266,7 +293,7 @@ class BudgetController:
 
     def release(self, ticket: int, *, now: float) -> None:
         """The request produced nothing: it no longer counts as a cloud image or as spend."""
-        self._money.expire(now, self._policy.period_s)
+        self._expire(now)
         entry = self._open.get(ticket)
         if entry is not None:
             self._set(entry, None, 0.0)
@@ -274,6 +301,53 @@ class BudgetController:
     def settle(self, ticket: int) -> None:
         """The request is over: forget its open ticket (idempotent). What it counted stays."""
         self._open.pop(ticket, None)
+
+    # ----------------------------------------------------------------------------- shadow images
+    def reserve_shadow(
+        self, tier: TierName, cost: float, *, now: float, max_images: int, keep_share: float = 0.0
+    ) -> ShadowHold:
+        """Hold ``cost`` for one shadow image on ``tier`` (a second image of a served request, see
+        :mod:`routet2i.routing.shadow`). Refused (ticket -1) with ``cap`` once ``max_images`` shadow
+        images were started in the money period, and with ``money`` when client and shadow spend
+        plus ``cost`` would pass ``(1 - keep_share)`` of the money budget: ``keep_share`` ∈ [0, 1]
+        of the money is kept for client traffic, so shadowing pauses before a client is refused.
+        A shadow image never enters the cloud share window."""
+        self._expire(now)
+        if self._shadow.requests >= max_images:
+            return ShadowHold(-1, "cap")
+        money = self._policy.money_per_period
+        if money is not None:
+            allowed = money * (1.0 - keep_share)
+            if self._money.spent + self._shadow.spent + cost > allowed * (1 + 1e-12) + 1e-12:
+                return ShadowHold(-1, "money")
+        ticket = self._next_ticket
+        self._next_ticket += 1
+        entry = Reservation(
+            ticket=ticket,
+            prs=None,
+            forced=False,
+            tier=tier,
+            cost=cost,
+            cheap_quote=0.0,
+            expensive_quote=0.0,
+            bucket=self._shadow.bucket(now, self._policy.period_s),
+            in_window=False,
+        )
+        self._shadow.add(entry)
+        self._shadow_open[ticket] = entry
+        return ShadowHold(ticket, None)
+
+    def release_shadow(self, ticket: int, *, now: float) -> None:
+        """The shadow image was not made: its cost no longer counts (it still counts as started)."""
+        self._expire(now)
+        entry = self._shadow_open.get(ticket)
+        if entry is not None:
+            self._shadow.reprice(entry, 0.0)
+            entry.tier = None
+
+    def settle_shadow(self, ticket: int) -> None:
+        """The shadow generation is over: forget its open ticket (idempotent)."""
+        self._shadow_open.pop(ticket, None)
 
     # ----------------------------------------------------------------------------- threshold
     def threshold(self, now: float) -> tuple[float, ThresholdSource]:
@@ -297,12 +371,13 @@ class BudgetController:
     # ----------------------------------------------------------------------------- state
     def state(self, now: float) -> BudgetState:
         policy = self._policy
-        self._money.expire(now, policy.period_s)
+        self._expire(now)
         n = len(self._window)
         expensive = self._window.expensive
         limit = policy.cloud_limit
         alpha, source = self.threshold(now)
         spent = self._money.spent
+        total = spent + self._shadow.spent
         return BudgetState(
             cloud_share=policy.cloud_share,
             money_per_period=policy.money_per_period,
@@ -317,7 +392,9 @@ class BudgetController:
             threshold=alpha,
             threshold_source=source,
             spent_in_period=spent,
-            money_left=None if policy.money_per_period is None else max(policy.money_per_period - spent, 0.0),
+            money_left=None if policy.money_per_period is None else max(policy.money_per_period - total, 0.0),
+            shadow_spent=self._shadow.spent,
+            shadow_images=self._shadow.requests,
             decisions_total=self._counters.decisions,
             capped_total=self._counters.capped,
         )
@@ -341,6 +418,10 @@ class BudgetController:
         if cap is not None:
             tier, reason = self._tiers.cheap, "budget_cap"
         return Verdict(ticket, tier, wanted, reason, alpha, source, prs, forced is not None, cap)
+
+    def _expire(self, now: float) -> None:
+        self._money.expire(now, self._policy.period_s)
+        self._shadow.expire(now, self._policy.period_s)
 
     def _effective_share(self, now: float) -> float | None:
         shares = [s for s in (self._policy.cloud_share, self._money_share(now)) if s is not None]
@@ -377,7 +458,7 @@ class BudgetController:
         money = policy.money_per_period
         if money is not None:
             freed = self._money.refundable(replacing) if replacing is not None else 0.0
-            if self._money.spent - freed + cost > money * (1 + 1e-12) + 1e-12:
+            if self._money.spent + self._shadow.spent - freed + cost > money * (1 + 1e-12) + 1e-12:
                 return "money"
         return None
 

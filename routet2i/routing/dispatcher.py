@@ -8,6 +8,9 @@ event loop (the model runs on the batcher's thread), so the in-memory ledger nee
 Deadlines: a request has ``request_timeout_s`` in all; each worker call gets the smaller of its
 tier's ``timeout_s`` and what is left, and a fallback only what is left after the first try, so
 no request waits past its deadline.
+
+Shadow pairs: once a request is served, :class:`~routet2i.routing.shadow.Shadower` may make it again
+on the other tier in the background, for the learner; the request never waits for it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from routet2i.routing.observer import NullObserver, RoutingObserver
 from routet2i.routing.ports import ImageWorker, PredictorPort
 from routet2i.routing.request import GenerationParams
 from routet2i.routing.settings import DispatchConfig
+from routet2i.routing.shadow import Shadower, ShadowSink
 from routet2i.types import FallbackCause, Prediction, TierName
 from routet2i.workers import errors as werr
 from routet2i.workers.schemas import GenerateResponse
@@ -91,7 +95,8 @@ class _Route:
 
 class Dispatcher:
     """Routes and serves requests (see the module docstring). ``ledger``: the budget (default: the
-    in-memory :class:`~routet2i.routing.budget.BudgetController` of ``config.budget``)."""
+    in-memory :class:`~routet2i.routing.budget.BudgetController` of ``config.budget``);
+    ``shadow_sink``: where shadow pairs go (``config.shadow`` says which; None: no shadowing)."""
 
     def __init__(
         self,
@@ -102,6 +107,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.monotonic,
         observer: RoutingObserver | None = None,
         ledger: BudgetLedger | None = None,
+        shadow_sink: ShadowSink | None = None,
     ) -> None:
         self.tiers = config.tier_names
         missing = [t for t in self.tiers if t not in workers]
@@ -127,6 +133,9 @@ class Dispatcher:
             predictor, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms, observer=self.observer.batch_ran
         )
         self.in_flight = 0
+        #: Client worker calls in flight per tier (shadowing pauses on a busy tier).
+        self.tier_load: dict[TierName, int] = {tier: 0 for tier in self.tiers}
+        self.shadower = Shadower(self, config.shadow, shadow_sink)
         #: When the live predictor was loaded (Unix time; ``GET /v1/router``).
         self.predictor_loaded_at = time.time()
 
@@ -140,6 +149,7 @@ class Dispatcher:
         await self.health.start()
 
     async def stop(self) -> None:
+        await self.shadower.stop()
         await self.health.stop()
         await self.batcher.stop()
         await asyncio.gather(*(w.aclose() for w in self.workers.values()), return_exceptions=True)
@@ -260,9 +270,11 @@ class Dispatcher:
             raise GatewayBusy(f"the gateway has {self.in_flight} requests in flight", retry_after=1.0)
         self.in_flight += 1
         try:
-            return await self._generate(params, forced)
+            served = await self._generate(params, forced)
         finally:
             self.in_flight -= 1
+        self.shadower.offer(params, served)  # decides at once; any shadow generation runs apart
+        return served
 
     async def _generate(self, params: GenerationParams, forced: TierName | None) -> Served:
         loop = asyncio.get_running_loop()
@@ -331,6 +343,7 @@ class Dispatcher:
         timeout = min(self.config.tiers[tier].timeout_s, remaining)
         w0 = time.perf_counter()
         size = self.size_for(tier, params)
+        self.tier_load[tier] += 1
         try:
             response = await asyncio.wait_for(
                 self.workers[tier].generate(params.for_worker(size), timeout=timeout), timeout
@@ -343,6 +356,8 @@ class Dispatcher:
             self.health.record_failure(tier, error)
             log.warning("tier %s failed: %s", tier, error)
             raise _Retryable(error) from None
+        finally:
+            self.tier_load[tier] -= 1
         self.health.record_success(tier)
         self.observer.worker_served(tier, time.perf_counter() - w0)
         return response, size

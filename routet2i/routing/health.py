@@ -54,6 +54,10 @@ class TierHealth:
     def available(self, tier: TierName) -> bool:
         return self._breakers[tier].available(self._clock())
 
+    def closed(self, tier: TierName) -> bool:
+        """Whether ``tier``'s circuit is closed (healthy; not open, not on trial)."""
+        return self._breakers[tier].state(self._clock()) == "closed"
+
     def acquire(self, tier: TierName) -> bool:
         """Claim a slot on ``tier`` for one request (False while its circuit is open)."""
         return self._breakers[tier].acquire(self._clock())

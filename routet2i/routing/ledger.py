@@ -8,13 +8,18 @@ budget); :meth:`~BudgetLedger.release` gives back what a request that produced n
 :meth:`~BudgetLedger.settle` ends the reservation once the request is over (always called, also
 after a release). :meth:`~BudgetLedger.preview` answers what :meth:`reserve` would decide and
 records nothing. ``now`` is seconds on the dispatcher's monotonic clock.
+
+Shadow images (:mod:`routet2i.routing.shadow`) have their own life: :meth:`~BudgetLedger.reserve_shadow`
+holds one image's cost against the money budget (never the share window), or refuses it;
+:meth:`~BudgetLedger.release_shadow` gives it back when the image was not made;
+:meth:`~BudgetLedger.settle_shadow` ends it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from routet2i.routing.budget import BudgetPolicy, BudgetState, Calibration, Verdict
+from routet2i.routing.budget import BudgetPolicy, BudgetState, Calibration, ShadowHold, Verdict
 from routet2i.types import ThresholdSource, TierName
 
 
@@ -60,6 +65,22 @@ class BudgetLedger(Protocol):
 
     def settle(self, ticket: int) -> None:
         """The request is over (idempotent)."""
+        ...
+
+    def reserve_shadow(
+        self, tier: TierName, cost: float, *, now: float, max_images: int, keep_share: float = 0.0
+    ) -> ShadowHold:
+        """Hold ``cost`` for one shadow image on ``tier``, or refuse it (``cap``: ``max_images``
+        started in the money period; ``money``: client + shadow spend + ``cost`` would pass
+        ``1 - keep_share`` of the money budget)."""
+        ...
+
+    def release_shadow(self, ticket: int, *, now: float) -> None:
+        """The shadow image was not made: its cost no longer counts."""
+        ...
+
+    def settle_shadow(self, ticket: int) -> None:
+        """The shadow generation is over (idempotent)."""
         ...
 
     def threshold(self, now: float) -> tuple[float, ThresholdSource]:

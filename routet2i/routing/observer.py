@@ -39,6 +39,12 @@ class RoutingObserver(Protocol):
     def reload_finished(self, outcome: str) -> None:
         """A router reload ended with ``outcome``."""
 
+    def shadow_skipped(self, reason: str) -> None:
+        """A served request was not shadowed, for ``reason`` (:data:`~routet2i.routing.shadow.SHADOW_SKIPS`)."""
+
+    def shadow_finished(self, tier: TierName, outcome: str) -> None:
+        """A shadow generation on ``tier`` ended with ``outcome`` (:data:`~routet2i.routing.shadow.SHADOW_OUTCOMES`)."""
+
 
 class NullObserver:
     """Reports nothing."""
@@ -68,4 +74,10 @@ class NullObserver:
         pass
 
     def reload_finished(self, outcome: str) -> None:
+        pass
+
+    def shadow_skipped(self, reason: str) -> None:
+        pass
+
+    def shadow_finished(self, tier: TierName, outcome: str) -> None:
         pass

@@ -8,7 +8,7 @@ so each field is declared once. Times are seconds; sizes are pixels.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -17,6 +17,7 @@ from routet2i.config import StrictModel
 from routet2i.routing.breaker import BreakerPolicy
 from routet2i.routing.budget import BudgetPolicy
 from routet2i.routing.price import Price
+from routet2i.routing.shadow import ShadowPolicy
 from routet2i.routing.tiers import Tiers
 from routet2i.types import TierName
 
@@ -96,6 +97,8 @@ class DispatchConfig:
     #: Most prompts in one router batch, and how long a batch waits for company (ms).
     max_batch: int = 64
     max_wait_ms: float = 2.0
+    #: Which served requests are also made on the other tier (shadow pairs; off by default).
+    shadow: ShadowPolicy = field(default_factory=ShadowPolicy)
 
     @property
     def tier_names(self) -> Tiers:

@@ -20,7 +20,12 @@ _NOT_NULL = ("period_s", "window", "warmup")
 
 def budget_view(dispatcher: Dispatcher) -> dict[str, Any]:
     state = dispatcher.budget_state()
-    return {**state.as_dict(), "reasons": dispatcher.budget_reasons(), "prices": dispatcher.prices()}
+    return {
+        **state.as_dict(),
+        "reasons": dispatcher.budget_reasons(),
+        "prices": dispatcher.prices(),
+        "shadow": dispatcher.shadower.snapshot(),
+    }
 
 
 def build_router() -> APIRouter:
