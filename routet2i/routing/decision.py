@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from routet2i.routing.budget import BudgetState, Verdict
 from routet2i.types import CapKind, FallbackCause, Prediction, Reason, ThresholdSource, TierName
+from routet2i.workers.schemas import GenerateResponse
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,16 @@ class RouteDecision:
             fallback_cause=fallback_cause if moved else None,
             ticket=verdict.ticket,
         )
+
+
+@dataclass(frozen=True)
+class Served:
+    """A generation that succeeded."""
+
+    response: GenerateResponse
+    #: (width, height) in pixels sent to the tier that served it.
+    size: tuple[int, int]
+    decision: RouteDecision
+    router_ms: float
+    worker_ms: float
+    total_ms: float

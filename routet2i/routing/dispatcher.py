@@ -19,13 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from routet2i.routing.batcher import MicroBatcher
 from routet2i.routing.budget import BudgetController, BudgetPolicy, BudgetState, Verdict
-from routet2i.routing.decision import RouteDecision
+from routet2i.routing.decision import RouteDecision, Served
 from routet2i.routing.errors import (
     BudgetExhausted,
     DeadlinePassed,
@@ -48,19 +47,6 @@ from routet2i.workers.schemas import GenerateResponse
 log = logging.getLogger("routet2i.routing")
 
 _WARMUP_PROMPT = "a warm-up prompt"
-
-
-@dataclass(frozen=True)
-class Served:
-    """A generation that succeeded."""
-
-    response: GenerateResponse
-    #: (width, height) in pixels sent to the tier that served it.
-    size: tuple[int, int]
-    decision: RouteDecision
-    router_ms: float
-    worker_ms: float
-    total_ms: float
 
 
 class _Retryable(Exception):
@@ -253,6 +239,10 @@ class Dispatcher:
         ]
         return decisions, router_ms, state
 
+    def tier_timeout(self, tier: TierName) -> float:
+        """The longest one call to ``tier``'s worker may take (seconds)."""
+        return self.config.tiers[tier].timeout_s
+
     def size_for(self, tier: TierName, params: GenerationParams) -> tuple[int, int]:
         """(width, height) sent to ``tier``: the request's, or that tier's default size."""
         return params.size(self.config.default_sizes[tier])
@@ -340,7 +330,7 @@ class Dispatcher:
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise DeadlinePassed("the request deadline passed")
-        timeout = min(self.config.tiers[tier].timeout_s, remaining)
+        timeout = min(self.tier_timeout(tier), remaining)
         w0 = time.perf_counter()
         size = self.size_for(tier, params)
         self.tier_load[tier] += 1

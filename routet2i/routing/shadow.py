@@ -25,19 +25,22 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import ConfigDict, Field
 
 from routet2i.config import StrictModel
+from routet2i.routing.decision import Served
+from routet2i.routing.health import TierHealth
+from routet2i.routing.ledger import BudgetLedger
+from routet2i.routing.observer import RoutingObserver
+from routet2i.routing.ports import ImageWorker
 from routet2i.routing.request import GenerationParams
+from routet2i.routing.tiers import Tiers
 from routet2i.types import TierName
 from routet2i.workers.schemas import GeneratedImage, GenerateResponse
-
-if TYPE_CHECKING:
-    from routet2i.routing.dispatcher import Dispatcher, Served
 
 log = logging.getLogger("routet2i.routing.shadow")
 
@@ -166,10 +169,31 @@ class _Job:
     outcome: ShadowOutcome = "generate_failed"
 
 
+class ShadowHost(Protocol):
+    """What the shadower needs of its dispatcher (:class:`~routet2i.routing.dispatcher.Dispatcher`)."""
+
+    tiers: Tiers
+    health: TierHealth
+    budget: BudgetLedger
+    observer: RoutingObserver
+    #: client worker calls in flight per tier
+    tier_load: dict[TierName, int]
+    workers: dict[TierName, ImageWorker]
+    clock: Callable[[], float]
+
+    def quote(self, tier: TierName, params: GenerationParams) -> float: ...
+
+    def size_for(self, tier: TierName, params: GenerationParams) -> tuple[int, int]: ...
+
+    def tier_timeout(self, tier: TierName) -> float: ...
+
+    def describe_router(self) -> dict[str, Any]: ...
+
+
 class Shadower:
     """Decides and runs the shadow generations of one dispatcher (see the module docstring)."""
 
-    def __init__(self, dispatcher: Dispatcher, policy: ShadowPolicy, sink: ShadowSink | None) -> None:
+    def __init__(self, dispatcher: ShadowHost, policy: ShadowPolicy, sink: ShadowSink | None) -> None:
         self._d = dispatcher
         self.policy = policy
         self.sink = sink
@@ -264,7 +288,7 @@ class Shadower:
     async def _run(self, job: _Job) -> None:
         d = self._d
         try:
-            timeout = d.config.tiers[job.tier].timeout_s
+            timeout = d.tier_timeout(job.tier)
             request = job.params.for_worker(job.size)
             response = await asyncio.wait_for(d.workers[job.tier].generate(request, timeout=timeout), timeout)
             if not response.images:
