@@ -37,6 +37,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: libraries whose INFO lines are shown only at ``--log-level debug``.
+QUIET_LIBRARIES = ("httpx", "httpcore")
+
+
 def _load(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name])
 
@@ -63,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLevelName(args.log_level.upper()) != logging.DEBUG:
+        # a line per HTTP request (bench, learn, clients) is noise unless debugging
+        for noisy in QUIET_LIBRARIES:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args._module.run(args) or 0)
     except Routet2iError as exc:

@@ -158,19 +158,33 @@ def run(args: argparse.Namespace) -> int:
                 on_candidate=lambda n: log.info("router %s", n),
             )
             results.append(result)
-            if not args.no_plot:
-                name = plot_name(result)
-                plot_pair(result, out / name)
-                plots[(result.pair, result.protocol)] = name
+    # the numbers are saved before any plot is drawn: a plotting failure loses nothing
+    drawing = not args.no_plot and _can_plot()
+    if drawing:
+        plots = {(r.pair, r.protocol): plot_name(r) for r in results}
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
     command = f"routet2i {argv}" if argv.startswith("evaluate") else ""
     write_json(out / "results.json", results, {"command": command, "routers": names, "protocols": protocols})
     (out / "report.md").write_text(markdown_report(results, plots, command), encoding="utf-8")
+    for result in results if drawing else []:
+        plot_pair(result, out / plots[(result.pair, result.protocol)])
     print_summary(results)
-    print(
-        f"wrote {out / 'results.json'}, {out / 'report.md'}" + ("" if args.no_plot else " and plots"), file=sys.stderr
-    )
+    print(f"wrote {out / 'results.json'}, {out / 'report.md'}" + (" and plots" if drawing else ""), file=sys.stderr)
     return 0
+
+
+def _can_plot() -> bool:
+    """Whether matplotlib can be imported (it comes with the ``dev`` extra); if not, one warning."""
+    import logging
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        logging.getLogger("routet2i.evaluate").warning(
+            "matplotlib is not installed: no plots (pip install matplotlib to draw them; --no-plot to skip)"
+        )
+        return False
+    return True
 
 
 def print_summary(results: Sequence[PairResult]) -> None:

@@ -4,8 +4,10 @@ training prompts."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,40 @@ def test_a_checkpoint_recipe_is_retrained_on_its_own_pairs_or_the_runs(
     assert cands[0]["train_pairs"] == ["synth-a/light:heavy"]  # the checkpoint's own pair
     assert cands[1]["train_pairs"] == ["synth-b/light:heavy"]  # the run's pool: the evaluated pair
     assert all(len(c["training"]) == 2 for c in cands)
+
+
+def test_without_matplotlib_the_numbers_are_still_written(
+    synthetic_ratings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    out = tmp_path / "no-mpl"
+    code = main(["evaluate", "--ratings", str(synthetic_ratings), "--pair", "synth-a/light:heavy",
+                 "--router", "random", "--protocol", "none", "--bootstrap", "0", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert json.loads((out / "results.json").read_text())["results"][0]["pair"] == "synth-a/light:heavy"
+    assert (out / "report.md").is_file() and not list(out.glob("*.png"))
+    assert "curve-" not in (out / "report.md").read_text()
+    assert any("matplotlib is not installed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_plot_loses_no_numbers(
+    synthetic_ratings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import routet2i.evaluation.plot as plot
+
+    def broken(*args: Any, **kwargs: Any) -> Path:
+        raise RuntimeError("the plot broke")
+
+    monkeypatch.setattr(plot, "plot_pair", broken)
+    out = tmp_path / "broken-plot"
+    with pytest.raises(RuntimeError, match="the plot broke"):
+        main(["evaluate", "--ratings", str(synthetic_ratings), "--pair", "synth-a/light:heavy",
+              "--router", "random", "--protocol", "none", "--bootstrap", "0", "--out", str(out)])  # fmt: skip
+    assert (out / "results.json").is_file() and (out / "report.md").is_file()
