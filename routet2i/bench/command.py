@@ -110,8 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _stack(args: argparse.Namespace, workdir: Path, *, clients: int, gateway: dict[str, Any]) -> Any:
     """The stack of a load, faults or fuzz run: the given configs, tiny models for the rest."""
-    from routet2i.bench.stack import Stack, build_tiny_router, build_tiny_sd, tiny_worker_config
+    from routet2i.bench.stack import Stack, build_tiny_router, build_tiny_sd
     from routet2i.config import read_yaml
+    from routet2i.testing.demo import tiny_worker_config
 
     models = workdir / "models"
     sd = build_tiny_sd(models) if args.edge_config is None or args.cloud_config is None else None

@@ -60,23 +60,6 @@ def build_tiny_models(root: Path) -> TinyModels:
     return TinyModels(sd=build_tiny_sd(root), router=build_tiny_router(root))
 
 
-def tiny_worker_config(model: Path, name: str, tier: str, *, max_pending: int = 64) -> dict[str, Any]:
-    """A worker config serving a tiny pipeline folder on the CPU at 64 px, 2 steps."""
-    return {
-        "backend": "diffusers",
-        "model": str(model),
-        "name": name,
-        "tier": tier,
-        "warmup": False,
-        "diffusers": {"device": "cpu", "dtype": "float32", "cpu_threads": 1},
-        "defaults": {"width": 64, "height": 64, "steps": 2, "guidance_scale": 0.0},
-        "limits": {"min_size": 32, "max_width": 128, "max_height": 128, "max_pixels": 16384, "max_steps": 4},
-        "batching": {"enabled": True, "max_batch_images": 8, "max_wait_ms": 5},
-        "queue": {"max_pending": max_pending, "default_timeout_s": 120},
-        "server": {"host": "127.0.0.1", "graceful_shutdown_s": 2},
-    }
-
-
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``update`` merged in, nested dicts merged key by key (copies)."""
     out = copy.deepcopy(base)

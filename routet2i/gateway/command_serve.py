@@ -2,6 +2,7 @@
 
     routet2i serve [--config configs/gateway.yaml] [--edge configs/edge-sd-turbo.yaml] \
                    [--cloud configs/cloud-sdxl.yaml] [--host 0.0.0.0] [--port 8000]
+    routet2i serve --demo        # any machine, offline, in seconds: tiny models, noise images
 
 The embedded default for a single GPU box: the edge and the cloud models load in this process
 (each with its worker's queue, batching and limits) and the gateway calls them in-process, with
@@ -9,11 +10,16 @@ no sockets between them; ``tiers.*.url`` of the gateway config is ignored. Only 
 API is served (the same endpoints as ``routet2i gateway``); the workers' own endpoints are not
 exposed, so every request passes the gateway's keys, limits and budget. The gateway is ready
 (``/readyz``) once a worker has loaded its model.
+
+``--demo`` serves the same stack on tiny real-architecture pipelines built in code (random
+weights: the images are noise, and the banner and the tiers' model names say so) with the shipped
+router and budget: every endpoint, the OpenAI client, metrics and reload work against it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cloud", type=Path, default=CONFIG_DIR / "cloud-sdxl.yaml", help="cloud worker YAML (default: SDXL)"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="tiny random-weight models built in code instead of --edge/--cloud: runs anywhere, offline; images are noise",
+    )
+    parser.add_argument(
+        "--demo-dir", type=Path, default=None, help="where --demo builds its models (default: a temporary folder)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +54,23 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.types import CLOUD, EDGE
     from routet2i.workers.settings import WorkerSettings
 
+    edge_file, cloud_file = args.edge, args.cloud
+    demo = None
+    if args.demo:
+        import tempfile
+
+        from routet2i.testing.demo import build_demo_workers
+
+        demo = build_demo_workers(args.demo_dir or Path(tempfile.mkdtemp(prefix="routet2i-demo-")))
+        edge_file, cloud_file = demo.edge, demo.cloud
+
     def make_app(settings: Any) -> Any:
-        edge, cloud = WorkerSettings.load(args.edge), WorkerSettings.load(args.cloud)
+        if demo is not None:
+            from routet2i.testing.demo import DEMO_NOTICE, demo_gateway
+
+            settings = demo_gateway(settings, demo)
+            logging.getLogger("routet2i").warning(DEMO_NOTICE)
+        edge, cloud = WorkerSettings.load(edge_file), WorkerSettings.load(cloud_file)
         return create_embedded_app(settings, load_engine(settings), {EDGE: edge, CLOUD: cloud})
 
     return serve_settings(args, make_app)

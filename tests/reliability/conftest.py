@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from routet2i.bench.stack import Stack, tiny_worker_config
+from routet2i.bench.stack import Stack
+from routet2i.testing.demo import tiny_worker_config
 from tests.gateway.conftest import make_gateway, tiny_sd_dir
 
 __all__ = ["make_gateway", "tiny_sd_dir"]  # fixtures of tests/gateway, reused here
