@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.config import data_dir
     from routet2i.errors import ConfigError, DataError
     from routet2i.evaluation.harness import EvaluationSettings, evaluate_pair
-    from routet2i.evaluation.plot import plot_name, plot_pair
+    from routet2i.evaluation.plot import can_plot, plot_name, plot_pair
     from routet2i.evaluation.registry import CandidateFactory
     from routet2i.evaluation.report import markdown_report, write_json
     from routet2i.ratings.importers import import_dataset
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             )
             results.append(result)
     # the numbers are saved before any plot is drawn: a plotting failure loses nothing
-    drawing = not args.no_plot and _can_plot()
+    drawing = not args.no_plot and can_plot()
     if drawing:
         plots = {(r.pair, r.protocol): plot_name(r) for r in results}
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
@@ -171,20 +171,6 @@ def run(args: argparse.Namespace) -> int:
     print_summary(results)
     print(f"wrote {out / 'results.json'}, {out / 'report.md'}" + (" and plots" if drawing else ""), file=sys.stderr)
     return 0
-
-
-def _can_plot() -> bool:
-    """Whether matplotlib can be imported (it comes with the ``dev`` extra); if not, one warning."""
-    import logging
-
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        logging.getLogger("routet2i.evaluate").warning(
-            "matplotlib is not installed: no plots (pip install matplotlib to draw them; --no-plot to skip)"
-        )
-        return False
-    return True
 
 
 def print_summary(results: Sequence[PairResult]) -> None:

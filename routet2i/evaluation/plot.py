@@ -6,12 +6,26 @@ the random expectation dashed, the oracle dotted, all-edge / all-cloud as marker
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from routet2i.evaluation.harness import PairResult
 
 _STYLE = {"random": ("--", "grey"), "oracle": (":", "black")}
+
+
+def can_plot() -> bool:
+    """Whether matplotlib can be imported (it comes with the ``dev`` extra); if not, one warning
+    saying how to get the plots (the numbers are written either way)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        logging.getLogger("routet2i").warning(
+            "matplotlib is not installed: no plots (pip install matplotlib to draw them; --no-plot to skip)"
+        )
+        return False
+    return True
 
 
 def plot_name(result: PairResult) -> str:

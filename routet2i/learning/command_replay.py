@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     import numpy as np
 
     from routet2i.errors import DataError
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         **summarise(runs),
         "router": {"checkpoint": str(checkpoint), "data_id": router.meta.training.get("data_id"), "trained_on": seen},
         "policy": policy.model_dump(mode="json"),
-        "runs": [_run_dict(r) for r in runs],
+        "runs": [asdict(r) for r in runs],
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, allow_nan=True) + "\n", encoding="utf-8")
@@ -126,23 +128,17 @@ def _seen_datasets(training: dict[str, Any]) -> list[str]:
     return sorted({str(p).split("/", 1)[0] for p in pairs if "/" in str(p)})
 
 
-def _run_dict(run: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    out: dict[str, Any] = asdict(run)
-    return out
-
-
 def _plot(runs: list[Any], title: str, path: Path) -> None:
     """The learning curves: APGR on the traffic not yet seen against shadow pairs seen."""
-    try:
-        import matplotlib
+    from routet2i.evaluation.plot import can_plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("matplotlib is not installed: no plot (results.json is written)")
+    if not can_plot():
         return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in runs:
         pts = [(c.n_shadow, c.apgr_unseen) for c in r.curve if c.apgr_unseen is not None]

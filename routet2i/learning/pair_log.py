@@ -14,13 +14,13 @@ nothing twice (a torn last line is dropped on reading: that pair is simply score
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from routet2i.pipeline.store import append_jsonl, atomic_write_bytes
 from routet2i.superiority import FloatArray
 
 PAIRS_FILE = "pairs.jsonl"
@@ -52,20 +52,6 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _append(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):  # a torn last line: cut it, its pair comes again
-            os.truncate(path, data.rfind(b"\n") + 1)
-    with path.open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        f.flush()
-        os.fsync(f.fileno())
-
-
 class PairLog:
     """The folder ``root`` (see the module)."""
 
@@ -90,20 +76,18 @@ class PairLog:
         return {p.pair_id for p in self.pairs()} | {str(s["pair_id"]) for s in self.skipped()}
 
     def add(self, pairs: list[ScoredPair]) -> None:
-        _append(self.root / PAIRS_FILE, [p.__dict__ for p in pairs])
+        append_jsonl(self.root / PAIRS_FILE, [p.__dict__ for p in pairs])
 
     def skip(self, pair_id: str, image: str, reason: str) -> None:
-        _append(self.root / SKIPPED_FILE, [{"pair_id": pair_id, "image": image, "reason": reason}])
+        append_jsonl(self.root / SKIPPED_FILE, [{"pair_id": pair_id, "image": image, "reason": reason}])
 
     def state(self) -> dict[str, Any]:
         f = self.root / STATE_FILE
         return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
 
     def save_state(self, **state: Any) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps({**self.state(), **state}, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.root / STATE_FILE)
+        text = json.dumps({**self.state(), **state}, indent=2) + "\n"
+        atomic_write_bytes(self.root / STATE_FILE, text.encode("utf-8"))
 
 
 def tier_quality(pairs: list[ScoredPair]) -> tuple[FloatArray, FloatArray]:

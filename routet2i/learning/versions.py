@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from routet2i.errors import ConfigError
+from routet2i.pipeline.store import append_jsonl, atomic_write_bytes
 from routet2i.predictor.checkpoint import CONFIG_FILE, read_meta, write_meta
 from routet2i.predictor.correction import Correction
 
@@ -93,9 +94,7 @@ class RouterVersions:
     def set_live(self, version: str, *, event: str = "promoted", **figures: Any) -> None:
         """Make ``version`` live (``LIVE`` rewritten atomically) and record why."""
         self.path(version)  # exists
-        tmp = self.root / f".{LIVE_FILE}.tmp"
-        tmp.write_text(version + "\n", encoding="utf-8")
-        os.replace(tmp, self.root / LIVE_FILE)
+        atomic_write_bytes(self.root / LIVE_FILE, (version + "\n").encode("utf-8"))
         self._log({"event": event, "version": version, **figures})
 
     def rollback(self, version: str | None = None) -> str:
@@ -114,8 +113,4 @@ class RouterVersions:
         return version
 
     def _log(self, event: dict[str, Any]) -> None:
-        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **event}, default=str)
-        with (self.root / HISTORY_FILE).open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_jsonl(self.root / HISTORY_FILE, [{"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **event}])

@@ -37,7 +37,7 @@ from typing import IO, Any
 from routet2i.errors import DataError
 from routet2i.pipeline.manifest import ManifestEntry
 from routet2i.pipeline.plan import safe_name
-from routet2i.pipeline.store import IMAGES, MANIFEST, TMP_SUFFIX, atomic_write_bytes
+from routet2i.pipeline.store import IMAGES, MANIFEST, TMP_SUFFIX, atomic_write_bytes, cut_torn_tail
 from routet2i.prompt_ids import default_prompt_id
 from routet2i.routing.shadow import ShadowImage, ShadowPair
 
@@ -114,10 +114,7 @@ class DirectoryShadowStore:
         """Create the folder, cut a torn last line, remove temporary files a killed writer left."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self._append_lock():
-            if self.manifest_path.is_file():
-                data = self.manifest_path.read_bytes()
-                if data and not data.endswith(b"\n"):
-                    os.truncate(self.manifest_path, data.rfind(b"\n") + 1)
+            cut_torn_tail(self.manifest_path)
             images = self.root / IMAGES
             if images.is_dir():  # old enough that no live writer (another replica) still owns it
                 stale = time.time() - STALE_TMP_S

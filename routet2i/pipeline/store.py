@@ -81,6 +81,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def cut_torn_tail(path: Path) -> None:
+    """Drop a torn last line of the JSON-lines file ``path`` (a writer died mid-append), so the
+    next append starts on a line of its own."""
+    if path.is_file():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            os.truncate(path, data.rfind(b"\n") + 1)
+
+
+def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append ``rows`` to the JSON-lines file ``path`` in one write, durable (flushed and fsync-ed)
+    before this returns; a torn last line is cut first (:func:`cut_torn_tail`)."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cut_torn_tail(path)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def manifest_key(row: dict[str, Any], where: str) -> ItemKey:
     """The item key a manifest line records (``tier``, ``dataset``, ``prompt_id``, ``seed``)."""
     try:

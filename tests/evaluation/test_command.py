@@ -4,7 +4,6 @@ training prompts."""
 
 from __future__ import annotations
 
-import builtins
 import json
 from pathlib import Path
 from typing import Any
@@ -143,17 +142,10 @@ def test_a_checkpoint_recipe_is_retrained_on_its_own_pairs_or_the_runs(
     assert all(len(c["training"]) == 2 for c in cands)
 
 
+@pytest.mark.usefixtures("no_matplotlib")
 def test_without_matplotlib_the_numbers_are_still_written(
-    synthetic_ratings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    synthetic_ratings: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_import = builtins.__import__
-
-    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     out = tmp_path / "no-mpl"
     code = main(["evaluate", "--ratings", str(synthetic_ratings), "--pair", "synth-a/light:heavy",
                  "--router", "random", "--protocol", "none", "--bootstrap", "0", "--out", str(out)])  # fmt: skip

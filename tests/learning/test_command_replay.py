@@ -3,7 +3,6 @@ product's own code, results.json and the plot written."""
 
 from __future__ import annotations
 
-import builtins
 import json
 from pathlib import Path
 from typing import Any
@@ -57,17 +56,10 @@ def test_replay_writes_results_and_the_plot(tiny_router_dir: Path, tmp_path: Pat
     assert (tmp_path / "replay" / "learning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.usefixtures("no_matplotlib")
 def test_without_matplotlib_the_results_are_still_written(
-    tiny_router_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tiny_router_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_import = builtins.__import__
-
-    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     results = _replay(tmp_path, tiny_router_dir, "--repeats", "1")
     assert results["repeats"] == 1 and not (tmp_path / "replay" / "learning.png").exists()
     assert any("matplotlib is not installed" in r.getMessage() for r in caplog.records)
