@@ -65,14 +65,15 @@ COPY configs /app/configs
 COPY deploy/healthcheck.py /app/deploy/healthcheck.py
 
 # HF_HOME: model weights are downloaded once into the volume and shared by the workers.
-# ROUTET2I_SERVER__HOST: every role listens on all interfaces inside the container (the configs
+# ROUTET2I_GATEWAY_/WORKER_SERVER__HOST: every role listens on all interfaces inside the container (the configs
 # say 127.0.0.1 for a bare-metal run); --host on the command line still wins.
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HOME=/data/huggingface \
-    ROUTET2I_SERVER__HOST=0.0.0.0
+    ROUTET2I_GATEWAY_SERVER__HOST=0.0.0.0 \
+    ROUTET2I_WORKER_SERVER__HOST=0.0.0.0
 
 WORKDIR /app
 USER routet2i
@@ -81,7 +82,7 @@ VOLUME ["/data/huggingface"]
 EXPOSE 8000 8001 8002
 
 # Liveness of whichever role runs: the script finds the port from the routet2i command line and
-# its config (--port, else server.port with ROUTET2I_ overrides). docker-compose.yml overrides
+# its config (--port, else server.port with its service's ROUTET2I_ overrides). docker-compose.yml overrides
 # this with explicit URLs (/readyz for the workers).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 \
     CMD ["python", "/app/deploy/healthcheck.py", "/healthz"]

@@ -5,8 +5,8 @@
 ``URL`` (``http://127.0.0.1:8001/readyz``) is fetched as given. ``PATH`` (default ``/healthz``)
 is fetched from this container's own server, on the port that server listens on: the
 ``routet2i`` process's ``--port``, else ``server.port`` of its ``--config`` with the
-``ROUTET2I_`` environment overrides (read through the project's own settings classes), else
-``$ROUTET2I_SERVER__PORT``, else 8000. Exit status 0 for a 2xx answer, 1 otherwise (Docker's
+service's environment overrides (read through the project's own settings classes), else
+the first of :data:`PORT_VARIABLES` that is set, else 8000. Exit status 0 for a 2xx answer, 1 otherwise (Docker's
 "unhealthy"), with one line saying why. Standard library only, apart from the settings lookup.
 """
 
@@ -21,6 +21,8 @@ from pathlib import Path
 
 DEFAULT_PATH = "/healthz"
 FALLBACK_PORT = 8000
+#: The port variables of the gateway and the worker, then the deprecated shared one.
+PORT_VARIABLES = ("ROUTET2I_GATEWAY_SERVER__PORT", "ROUTET2I_WORKER_SERVER__PORT", "ROUTET2I_SERVER__PORT")
 #: Seconds for the whole HTTP exchange; below the HEALTHCHECK --timeout of the Dockerfile/compose.
 TIMEOUT_S = 4.0
 
@@ -66,8 +68,11 @@ def server_port(command: Sequence[str] | None, cwd: Path | None = None, env: Map
             print(
                 f"healthcheck: port not found from {' '.join(command)!r} ({exc}); using the fallback", file=sys.stderr
             )
-    value = env.get("ROUTET2I_SERVER__PORT", "")
-    return int(value) if value.isdigit() else FALLBACK_PORT
+    for name in PORT_VARIABLES:
+        value = env.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return FALLBACK_PORT
 
 
 def _port_from_settings(command: list[str], cwd: Path | None) -> int:

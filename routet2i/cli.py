@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from routet2i import __version__
 from routet2i.errors import Routet2iError
+from routet2i.logs import LOG_FORMATS, configure_logging, wants_json
 
 #: subcommand → module implementing it (see the module docstring for the protocol).
 COMMANDS: dict[str, str] = {
@@ -26,19 +26,15 @@ COMMANDS: dict[str, str] = {
     "generate-pairs": "routet2i.pipeline.command",
     "evaluate": "routet2i.evaluation.command",
     "train": "routet2i.predictor.command_train",
-    "calibrate": "routet2i.predictor.command_calibrate",
-    "route": "routet2i.predictor.command_route",
-    "worker": "routet2i.workers.command",
+    "calibrate": "routet2i.gateway.command_calibrate",
+    "route": "routet2i.gateway.command_route",
+    "worker": "routet2i.gateway.command_worker",  # workers.command + --demo (testing sits above workers)
     "gateway": "routet2i.gateway.command",
     "serve": "routet2i.gateway.command_serve",
     "learn": "routet2i.learning.command_learn",
     "replay": "routet2i.learning.command_replay",
     "bench": "routet2i.bench.command",
 }
-
-
-#: libraries whose INFO lines are shown only at ``--log-level debug``.
-QUIET_LIBRARIES = ("httpx", "httpcore")
 
 
 def _load(name: str) -> ModuleType:
@@ -51,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route text-to-image requests between a light edge model and a large cloud model.",
     )
     parser.add_argument("--version", action="version", version=f"routet2i {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--log-level", default="INFO", help="logging level (default INFO; debug also shows library logs and tracebacks)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=None,
+        help="json or text (default: the service's logging.json_logs, JSON as shipped; text for other commands)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = _load(name)
@@ -66,11 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if logging.getLevelName(args.log_level.upper()) != logging.DEBUG:
-        # a line per HTTP request (bench, learn, clients) is noise unless debugging
-        for noisy in QUIET_LIBRARIES:
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # services set it up again with their settings (logging.json_logs) once those are read
+    configure_logging(args.log_level, json_logs=wants_json(args.log_format, False))
     try:
         return int(args._module.run(args) or 0)
     except Routet2iError as exc:

@@ -4,12 +4,13 @@ Each ``add_*`` function adds one option to a subcommand's parser, with the same 
 metavar and wording everywhere; the command passes what differs (its default, and what the option
 applies to). The value lands where argparse puts it (``args.device``, ``args.threads``,
 ``args.batch_size``, ``args.weights``) and is checked by the code that uses it, as before. This
-module imports nothing but :mod:`argparse`, so ``routet2i --help`` stays instant.
+module imports nothing but :mod:`argparse` and :mod:`sys`, so ``routet2i --help`` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_device(
@@ -68,3 +69,30 @@ def add_weights(
     return parser.add_argument(
         "--weights", default="", metavar="NAME=W,…", help=f"{what}, e.g. {example} (default: {default_text})"
     )
+
+
+def add_gateway_config(parser: argparse.ArgumentParser, *, use: str) -> argparse.Action:
+    """``--config FILE``: the gateway settings whose ``budget`` (and router) the command
+    takes as its defaults, so that it and the gateway agree (default: the packaged
+    ``configs/gateway.yaml`` with ``ROUTET2I_GATEWAY_`` overrides)."""
+    return parser.add_argument(
+        "--config",
+        type=str,
+        metavar="FILE",
+        help=f"gateway settings whose budget {use} (default: configs/gateway.yaml + ROUTET2I_GATEWAY_ overrides)",
+    )
+
+
+def add_progress(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> argparse.Action:
+    """``--progress`` / ``--no-progress``: progress bars of a long job (read with :func:`show_progress`)."""
+    return parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: only when stderr is a terminal, never in a log file)",
+    )
+
+
+def show_progress(progress: bool | None) -> bool:
+    """The ``--progress`` choice, else whether stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else progress

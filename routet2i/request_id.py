@@ -5,7 +5,8 @@ Every request gets an id: the caller's ``X-Request-ID`` when it is sane (1 to 12
 ``scope["state"]["request_id"]`` (``request.state.request_id``) and in
 :data:`routet2i.logs.REQUEST_ID` while the request is served, so every log line written meanwhile
 carries it (and the worker client forwards it: one id follows a request from the gateway to the
-worker). One access-log line per request (``method``, ``path``, ``status``, ``duration_ms``).
+worker). One access-log line per request (``method``, ``path``, ``status``, ``duration_ms``; at debug
+level for the probes of :data:`PROBE_PATHS`).
 
 An exception no handler turned into a response is answered here with a JSON 500 (logged with its
 trace), not by Starlette's outermost error middleware: that one runs outside this middleware, so
@@ -48,6 +49,10 @@ def request_id_of(scope: Scope) -> str:
             candidate = value.decode("latin-1")
             return candidate if is_valid_request_id(candidate) else new_request_id()
     return new_request_id()
+
+
+#: Paths that orchestrators and Prometheus call every few seconds; their access lines are debug-level.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestIdMiddleware:
@@ -118,7 +123,9 @@ class RequestIdMiddleware:
                     "duration_ms": round((time.perf_counter() - t0) * 1000.0, 3),
                     **self.finished(scope, status),
                 }
-                self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+                # health checks and scrapes arrive every few seconds: logged only at debug level
+                level = logging.DEBUG if scope.get("path") in PROBE_PATHS else logging.INFO
+                self.access_log.log(level, "%s %s %s", fields["method"], fields["path"], status, extra=fields)
             finally:
                 REQUEST_ID.reset(token)
 

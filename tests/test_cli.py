@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,10 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
-    assert command in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert command in out
+    # a usage example split over lines stays split (a backslash-newline in a docstring joins them)
+    assert not re.search(r"\] {4,}\[", out), out
 
 
 def test_import_ratings_end_to_end(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from routet2i.cli import QUIET_LIBRARIES, main
+from routet2i.cli import main
+from routet2i.logs import QUIET_LIBRARIES
 
 
 @pytest.fixture
@@ -29,3 +30,12 @@ def test_http_request_lines_are_quiet_unless_debugging(tmp_path: Path, level: st
         logging.getLogger(name).setLevel(logging.NOTSET)
     assert main(["--log-level", level, "learn", "status", "--versions", str(tmp_path)]) == 0
     assert [logging.getLogger(n).level for n in QUIET_LIBRARIES] == [expected] * len(QUIET_LIBRARIES)
+
+
+@pytest.mark.parametrize(("flag", "json_lines"), [([], False), (["--log-format", "json"], True)])
+def test_one_shot_commands_log_text_unless_told_json(tmp_path: Path, flag: list[str], json_lines: bool) -> None:
+    from routet2i.logs import JsonFormatter, StderrHandler
+
+    assert main([*flag, "learn", "status", "--versions", str(tmp_path)]) == 0
+    [handler] = [h for h in logging.getLogger().handlers if isinstance(h, StderrHandler)]
+    assert isinstance(handler.formatter, JsonFormatter) is json_lines

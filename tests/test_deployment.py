@@ -480,10 +480,11 @@ def test_compose_budget_defaults_equal_gateway_yaml(
     compose: dict[str, Any], clean_env: Callable[[Mapping[str, str]], None]
 ) -> None:
     """A ``${ROUTET2I_X:-default}`` in the compose file must not silently change the YAML value."""
+    from routet2i.config import service_env_prefix
     from routet2i.gateway.settings import GatewaySettings
 
     raw_env = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]["gateway"]["environment"]
-    container_only = {"ROUTET2I_TIERS__CLOUD__URL"}  # compose service names instead of 127.0.0.1
+    container_only = {"ROUTET2I_GATEWAY_TIERS__CLOUD__URL"}  # compose service names instead of 127.0.0.1
     checked = 0
     for key, value in raw_env.items():
         m = _VAR.fullmatch(value) if isinstance(value, str) else None
@@ -493,7 +494,7 @@ def test_compose_budget_defaults_equal_gateway_yaml(
         from_yaml = GatewaySettings.load(ROOT / "configs" / "gateway.yaml")
         clean_env({key: m.group(3)})
         from_compose = GatewaySettings.load(ROOT / "configs" / "gateway.yaml")
-        path = key.removeprefix("ROUTET2I_").lower().split("__")
+        path = key.removeprefix(service_env_prefix("gateway")).lower().split("__")
         a, b = from_yaml, from_compose
         for part in path:
             a, b = getattr(a, part), getattr(b, part)
@@ -618,7 +619,7 @@ def test_dockerfile_runs_as_non_root_with_hf_cache_volume(dockerfile: Dockerfile
     assert any(i.keyword == "RUN" and "chown" in i.args and hf_home in i.args for i in final), (
         f"{hf_home} must belong to the runtime user, or a fresh named volume is not writable"
     )
-    assert image_env["ROUTET2I_SERVER__HOST"] == "0.0.0.0"
+    assert image_env["ROUTET2I_GATEWAY_SERVER__HOST"] == image_env["ROUTET2I_WORKER_SERVER__HOST"] == "0.0.0.0"
     workdirs = [i.args for i in final if i.keyword == "WORKDIR"]
     assert workdirs[-1] == APP_DIR
 
@@ -752,10 +753,10 @@ def test_healthcheck_finds_the_port_the_server_listens_on(
     worker = ["worker", "--config", "configs/edge-sd-turbo.yaml"]
     assert hc.server_port(worker, ROOT, env={}) == 8001
     assert hc.server_port([*worker, "--port", "9100"], ROOT, env={}) == 9100
-    clean_env({"ROUTET2I_SERVER__PORT": "8100"})  # the same override the server itself reads
+    clean_env({"ROUTET2I_GATEWAY_SERVER__PORT": "8100"})  # the same override the server itself reads
     assert hc.server_port(["gateway", "--config", "configs/gateway.yaml"], ROOT, env={}) == 8100
     clean_env({})
-    assert hc.server_port(["import-ratings", "x"], ROOT, env={"ROUTET2I_SERVER__PORT": "8300"}) == 8300
+    assert hc.server_port(["import-ratings", "x"], ROOT, env={"ROUTET2I_WORKER_SERVER__PORT": "8300"}) == 8300
     assert hc.server_port(None, None, env={}) == 8000
 
     # A /proc where PID 1 is tini running the gateway from /app.

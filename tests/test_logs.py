@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from routet2i.logs import REQUEST_ID, JsonFormatter, configure_logging
+from routet2i.logs import QUIET_LIBRARIES, REQUEST_ID, JsonFormatter, StderrHandler, configure_logging, wants_json
 from routet2i.request_id import RequestIdMiddleware, is_valid_request_id
 
 
@@ -54,12 +54,39 @@ def test_the_formatter_keeps_the_trace_inside_the_line() -> None:
 @pytest.mark.parametrize("json_logs", [True, False])
 def test_configure_logging_routes_uvicorn_through_the_root_handler(json_logs: bool) -> None:
     configure_logging("debug", json_logs=json_logs)
+    configure_logging("debug", json_logs=json_logs)  # a second call replaces, never doubles
     root = logging.getLogger()
-    [handler] = root.handlers
+    [handler] = [h for h in root.handlers if isinstance(h, StderrHandler)]
     assert isinstance(handler.formatter, JsonFormatter) is json_logs and root.level == logging.DEBUG
     assert logging.getLogger("uvicorn.error").propagate and not logging.getLogger("uvicorn.error").handlers
     assert logging.getLogger("uvicorn.access").disabled  # the request-id middleware writes the access log
-    assert logging.getLogger("httpx").level == logging.WARNING
+    assert logging.getLogger("httpx").level == logging.NOTSET  # debugging: the libraries speak too
+    configure_logging("info", json_logs=json_logs)
+    assert all(logging.getLogger(n).level == logging.WARNING for n in QUIET_LIBRARIES)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_model_libraries_log_once_through_the_root_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    import huggingface_hub  # noqa: F401  (installs its own stderr handler on import)
+
+    hub = logging.getLogger("huggingface_hub")
+    hub.addHandler(logging.StreamHandler(sys.stderr))  # as the library's own set-up does
+    configure_logging("info", json_logs=True)
+    assert not hub.handlers and hub.propagate
+    hub.warning("hub unreachable")
+    lines = [line for line in capsys.readouterr().err.splitlines() if "hub unreachable" in line]
+    assert len(lines) == 1 and json.loads(lines[0])["logger"] == "huggingface_hub"
+
+
+def test_the_handler_writes_to_the_current_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    handler = StderrHandler()
+    handler.handle(_record("to %s", "stderr"))
+    assert "to stderr" in capsys.readouterr().err
+
+
+def test_json_or_text_follows_the_flag_then_the_settings() -> None:
+    assert wants_json(None, True) and not wants_json(None, False)
+    assert wants_json("json", False) and not wants_json("text", True)
 
 
 async def _hello(request: Request) -> PlainTextResponse:
@@ -94,6 +121,22 @@ def test_the_middleware_keeps_a_sane_id_and_replaces_the_rest(caplog: pytest.Log
     assert all(r.status == 200 and r.path == "/hello" for r in access)  # type: ignore[attr-defined]
     assert REQUEST_ID.get() is None
     assert is_valid_request_id("a" * 128) and not is_valid_request_id("") and not is_valid_request_id("a\nb")
+
+
+def test_probes_are_access_logged_at_debug_level_only(caplog: pytest.LogCaptureFixture) -> None:
+    app = Starlette(routes=[Route(path, _hello) for path in ("/hello", "/healthz", "/readyz", "/metrics")])
+    app.add_middleware(RequestIdMiddleware, access_logger="tests.access")
+    caplog.set_level(logging.DEBUG, logger="tests.access")
+    with TestClient(app) as client:
+        for path in ("/readyz", "/healthz", "/metrics", "/hello"):
+            assert client.get(path).status_code == 200
+    levels = {r.path: r.levelno for r in caplog.records if r.name == "tests.access"}  # type: ignore[attr-defined]
+    assert levels == {
+        "/readyz": logging.DEBUG,
+        "/healthz": logging.DEBUG,
+        "/metrics": logging.DEBUG,
+        "/hello": logging.INFO,
+    }
 
 
 def test_the_middleware_answers_an_unhandled_error_with_the_id(caplog: pytest.LogCaptureFixture) -> None:

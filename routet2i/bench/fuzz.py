@@ -1,35 +1,35 @@
-"""Fuzzing of a service's OpenAPI schema with schemathesis: no 5xx, every answer as documented.
+"""Fuzzing of a service's OpenAPI schema with schemathesis, every check on (``--checks all``).
 
-For every operation of ``{url}/openapi.json`` (the gateway's or a worker's), schemathesis
-generates requests (``positive``: valid per the schema; ``negative``: invalid on purpose) and
-each answer is checked:
+For every operation of ``{url}/openapi.json`` (the gateway's or a worker's) schemathesis's own
+engine runs its phases as ``schemathesis run`` does (the schema's examples; coverage: boundary
+values on both sides of each constraint, missing and extra fields, methods the path does not
+have; fuzzing: ``positive`` requests valid per the schema and ``negative`` ones invalid on
+purpose) and checks every answer with all its checks, among them:
 
 - ``not_a_server_error``: no 5xx;
-- ``status_code_conformance``: the status is documented for that operation;
-- ``content_type_conformance``: the content type is documented;
-- ``response_schema_conformance``: the body matches the documented schema of that status;
-- ``negative_data_rejection``: invalid requests are refused with a 4xx.
+- ``status_code_conformance``, ``content_type_conformance``, ``response_headers_conformance``,
+  ``response_schema_conformance``: the answer is as documented;
+- ``positive_data_acceptance``: a request the schema allows is not refused with 400 / 422 (the
+  schema promises no more than the server accepts);
+- ``negative_data_rejection``: a request the schema forbids is refused with a 4xx (the schema
+  states every rule the server enforces);
+- ``unsupported_method``, ``allow_header_conformance``: a method the path lacks is a 405 whose
+  ``Allow`` lists the path's methods; ``missing_required_header``, ``ignored_auth``, ...
 
-A failing example is recorded (operation, checks, status, a curl line to replay it) and the run
-goes on; nothing is shrunk. ``headers`` are sent with every request (a client key). Requests go
-to ``url`` only (127.0.0.1 in the benches), ``max_examples`` per operation and mode.
+A failure is recorded once per operation and check (the check, its message, the status, a curl
+line to replay it) and the run goes on. ``headers`` are sent with every request (a client key).
+Requests go to ``url`` only (127.0.0.1 in the benches), ``max_examples`` per operation and phase;
+``seed`` makes a run repeatable.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-#: The checks run on every answer (names of ``schemathesis.checks`` functions).
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "negative_data_rejection",
-)
+#: The checks run on every answer (``all``: every check schemathesis has; else check names).
+CHECKS = ("all",)
 
 
 def fuzz(
@@ -45,93 +45,72 @@ def fuzz(
 ) -> dict[str, Any]:
     """Fuzz every operation of the service at ``url`` (but those whose label, like
     ``PUT /v1/budget``, is in ``skip``). Returns the report: per operation the statuses seen, and
-    the failures (one per operation, failed checks and status)."""
+    the failures (one per operation and check)."""
     import schemathesis
-    from schemathesis import checks as st_checks
-    from schemathesis.core.failures import Failure, FailureGroup
-    from schemathesis.core.result import Err
+    from schemathesis import GenerationMode
+    from schemathesis.engine import Status, from_schema
+    from schemathesis.engine import events as ev
 
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", timeout=timeout_s)
-    check_functions = [getattr(st_checks, name) for name in checks]
-    operations: dict[str, dict[str, Any]] = {}
+    schema: Any = schemathesis.openapi.from_url(f"{url}/openapi.json", timeout=timeout_s)
+    for label in skip:
+        method, _, path = label.partition(" ")
+        schema = schema.exclude(method=method, path=path)
+    schema.config.update(base_url=url, headers=dict(headers or {}), request_timeout=timeout_s)
+    schema.config.checks.update(included_check_names=list(checks))
+    schema.config.generation.update(
+        modes=[GenerationMode(m) for m in modes], max_examples=max_examples, deterministic=True
+    )
+    schema.config.seed = seed
+
+    operations: dict[str, Counter[str]] = {}
     failures: list[dict[str, Any]] = []
-    seen_failures: set[tuple[str, str, int]] = set()
-    skipped: list[str] = []
-
-    for result in schema.get_all_operations():
-        if isinstance(result, Err):
-            failures.append(
-                {"operation": "schema", "failures": [{"title": "Invalid schema", "message": str(result.err())}]}
-            )
+    seen: set[tuple[str, str]] = set()
+    for event in from_schema(schema).execute():
+        if isinstance(event, ev.NonFatalError | ev.FatalError):
+            failures.append({"operation": getattr(event, "label", "schema"), "failures": [_error(event)]})
             continue
-        operation = result.ok()
-        label = operation.label
-        if label in skip:
-            skipped.append(label)
+        if not isinstance(event, ev.ScenarioFinished):
             continue
-        stats = operations.setdefault(label, {"requests": 0, "statuses": Counter()})
-        for mode in modes:
-
-            def on_case(case: Any, label: str = label, mode: str = mode, stats: dict[str, Any] = stats) -> None:
-                response = case.call(base_url=url, headers=headers, timeout=timeout_s)
-                stats["requests"] += 1
-                stats["statuses"][str(response.status_code)] += 1
-                try:
-                    case.validate_response(response, checks=check_functions, headers=headers)
-                except (FailureGroup, Failure) as exc:
-                    group = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
-                    titles = sorted({f.title for f in group})
-                    key = (label, "|".join(titles), response.status_code)
-                    if key not in seen_failures:
-                        seen_failures.add(key)
-                        failures.append(
-                            {
-                                "operation": label,
-                                "mode": mode,
-                                "status": response.status_code,
-                                "failures": [{"title": f.title, "message": f.message[:800]} for f in group],
-                                "body": response.text[:500],
-                                "curl": case.as_curl_command(headers=headers or {}),
-                            }
-                        )
-
-            _examples(operation, mode, on_case, max_examples=max_examples, seed=seed)
+        recorder = event.recorder
+        statuses = operations.setdefault(recorder.label, Counter())
+        for interaction in recorder.interactions.values():
+            if interaction.response is not None:
+                statuses[str(interaction.response.status_code)] += 1
+        for case_id, case_checks in recorder.checks.items():
+            for check in case_checks:
+                if check.status != Status.FAILURE or check.failure_info is None or (recorder.label, check.name) in seen:
+                    continue
+                seen.add((recorder.label, check.name))
+                failure = check.failure_info.failure
+                response = getattr(recorder.interactions.get(case_id), "response", None)
+                failures.append(
+                    {
+                        "operation": recorder.label,
+                        "mode": str(event.phase.value),
+                        "check": check.name,
+                        "status": None if response is None else response.status_code,
+                        "failures": [{"title": failure.title, "message": failure.message[:800]}],
+                        "body": "" if response is None else response.content[:500].decode("utf-8", "replace"),
+                        "curl": check.failure_info.code_sample,
+                    }
+                )
     return {
         "url": url,
         "max_examples": max_examples,
         "modes": list(modes),
         "checks": list(checks),
-        "skipped": skipped,
-        "operations": {k: {"requests": v["requests"], "statuses": dict(v["statuses"])} for k, v in operations.items()},
-        "requests": sum(v["requests"] for v in operations.values()),
-        "server_errors_5xx": sum(
-            n for v in operations.values() for status, n in v["statuses"].items() if status.startswith("5")
-        ),
+        "skipped": list(skip),
+        "operations": {
+            label: {"requests": sum(s.values()), "statuses": dict(s)} for label, s in sorted(operations.items())
+        },
+        "requests": sum(sum(s.values()) for s in operations.values()),
+        "server_errors_5xx": sum(n for s in operations.values() for status, n in s.items() if status.startswith("5")),
         "failures": failures,
     }
 
 
-def _examples(operation: Any, mode: str, on_case: Callable[[Any], None], *, max_examples: int, seed: int) -> None:
-    """Call ``on_case`` with up to ``max_examples`` cases of ``operation`` generated in ``mode``
-    (deterministic for a seed; no shrinking, no example database)."""
-    import hypothesis
-    from hypothesis import HealthCheck, Phase
-    from schemathesis import GenerationMode
-
-    @hypothesis.settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
-    @hypothesis.seed(seed)
-    @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-    def run(case: Any) -> None:
-        on_case(case)
-
-    # Unsatisfiable: nothing to generate (a negative case of an operation without parameters).
-    with contextlib.suppress(hypothesis.errors.Unsatisfiable):
-        run()
+def _error(event: Any) -> dict[str, str]:
+    """An engine error (the schema did not load, a request could not be made) as a failure."""
+    info = getattr(event, "info", None)
+    message = getattr(info, "message", None) or str(getattr(event, "exception", event))
+    return {"title": "Error", "message": str(message)[:800]}

@@ -84,8 +84,11 @@ def gateway_config(
             "cloud": {"url": cloud_url, "model": "bench-cloud", "timeout_s": 30, "price": {"per_image": 0.01}},
         },
         "budget": {"cloud_share": 0.5, "window": 200, "warmup": 100000},
-        "limits": {
+        "limits": {  # within the tiny workers' limits (testing/demo.py), so the schema promises what they take
             "min_size": 32,
+            "max_size": 128,
+            "max_steps": 4,
+            "max_guidance_scale": 20.0,
             "default_width": 64,
             "default_height": 64,
             "request_timeout_s": 60,

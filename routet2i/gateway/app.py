@@ -16,11 +16,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from routet2i import __version__
+from routet2i.api_docs import install_docs
 from routet2i.body_limit import BodyLimitMiddleware
 from routet2i.gateway.errors import install_error_handlers
 from routet2i.gateway.loading import product_loader
 from routet2i.gateway.metrics import GatewayMetrics
 from routet2i.gateway.middleware import RequestContextMiddleware
+from routet2i.gateway.openapi import install_openapi
 from routet2i.gateway.routes import budget, checkpoint, decisions, generate, openai_images, ops
 from routet2i.gateway.routes.common import ROUTING_HEADERS
 from routet2i.gateway.schemas import ERROR_RESPONSES
@@ -76,6 +78,8 @@ def create_app(
         description="Routes text-to-image requests between a light edge model and a large cloud model.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served from packaged assets instead of a CDN (install_docs)
+        redoc_url=None,
     )
     app.state.dispatcher = service
     app.state.metrics = metrics
@@ -86,6 +90,8 @@ def create_app(
     install_error_handlers(app)
     for module in (generate, openai_images, decisions, budget, ops, checkpoint):
         app.include_router(module.build_router())
+    install_docs(app)
+    install_openapi(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     if settings.security.cors_origins:
         app.add_middleware(

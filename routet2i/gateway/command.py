@@ -14,7 +14,7 @@ edge and cloud workers named in ``tiers`` periodically, and serves:
   GET  /healthz, /readyz, /metrics
 
 Every field of the config can be overridden from the environment, e.g.
-``ROUTET2I_BUDGET__CLOUD_SHARE=0.2`` or ``ROUTET2I_SECURITY__API_KEYS='["k1"]'``. Logs are JSON
+``ROUTET2I_GATEWAY_BUDGET__CLOUD_SHARE=0.2`` or ``ROUTET2I_GATEWAY_SECURITY__API_KEYS='["k1"]'``. Logs are JSON
 lines with the request id. SIGTERM stops it gracefully; SIGHUP reloads the router checkpoint
 from its folder without a restart (the old router serves until the new one is loaded).
 """
@@ -62,11 +62,11 @@ def serve_settings(args: argparse.Namespace, make_app: Callable[[Any], Any]) -> 
     """Load the settings of ``args``, configure logging, build the app with ``make_app(settings)``
     and serve it until shutdown (shared by ``gateway`` and ``serve``)."""
     from routet2i.gateway.server import serve
-    from routet2i.logs import configure_logging
+    from routet2i.logs import configure_logging, wants_json
 
     settings = load_settings(args)
     log_level = str(getattr(args, "log_level", "INFO"))
-    configure_logging(log_level, json_logs=settings.logging.json_logs)
+    configure_logging(log_level, json_logs=wants_json(getattr(args, "log_format", None), settings.logging.json_logs))
     serve(
         make_app(settings),
         host=settings.server.host,

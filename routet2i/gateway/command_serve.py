@@ -1,6 +1,6 @@
 """Run the gateway and both image workers in one process on one machine.
 
-    routet2i serve [--config configs/gateway.yaml] [--edge configs/edge-sd-turbo.yaml] \
+    routet2i serve [--config configs/gateway.yaml] [--edge configs/edge-sd-turbo.yaml]
                    [--cloud configs/cloud-sdxl.yaml] [--host 0.0.0.0] [--port 8000]
     routet2i serve --demo        # any machine, offline, in seconds: tiny models, noise images
 
@@ -14,6 +14,11 @@ exposed, so every request passes the gateway's keys, limits and budget. The gate
 ``--demo`` serves the same stack on tiny real-architecture pipelines built in code (random
 weights: the images are noise, and the banner and the tiers' model names say so) with the shipped
 router and budget: every endpoint, the OpenAI client, metrics and reload work against it.
+
+Before anything loads, both workers' models are checked (:mod:`routet2i.workers.preflight`): one
+that cannot load here (not in the local Hugging Face cache with the hub offline or unreachable, a
+local folder without ``model_index.json``, a hosted API without its key) ends the command within
+seconds, exit status 2, with one line naming the model, the cause and the fixes.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from routet2i.config import CONFIG_DIR
 from routet2i.gateway.command import add_arguments as add_gateway_arguments
 
 HELP = "run gateway + edge worker + cloud worker in one process (single-machine default)"
+
+#: The last fix a failed preflight offers (:mod:`routet2i.workers.preflight`).
+DEMO_FIX = "run `routet2i serve --demo` (tiny random-weight models built in code, noise images)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.gateway.command import serve_settings
     from routet2i.gateway.embedded import create_embedded_app
     from routet2i.types import CLOUD, EDGE
+    from routet2i.workers.preflight import check_models
     from routet2i.workers.settings import WorkerSettings
 
     edge_file, cloud_file = args.edge, args.cloud
@@ -71,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             settings = demo_gateway(settings, demo)
             logging.getLogger("routet2i").warning(DEMO_NOTICE)
         edge, cloud = WorkerSettings.load(edge_file), WorkerSettings.load(cloud_file)
+        # before the router loads (torch, seconds): a model that cannot load ends `serve` at once
+        check_models([edge, cloud], demo_fix=DEMO_FIX)
         return create_embedded_app(settings, load_engine(settings), {EDGE: edge, CLOUD: cloud})
 
     return serve_settings(args, make_app)

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routet2i.errors import Routet2iError
 from routet2i.gateway.schemas import routing_info
+from routet2i.http_rules import allow_header
 from routet2i.routing import errors as rerr
 from routet2i.workers import errors as werr
 
@@ -74,6 +75,10 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status, error_type = 404, "not_found"
+
+
+class NotAcceptable(ApiError):
+    status, error_type = 406, "not_acceptable"
 
 
 class PayloadTooLarge(ApiError):
@@ -231,8 +236,13 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     types = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
     error_type = types.get(exc.status_code, "http_error")
     field = "body" if exc.status_code in (400, 413, 415) else None
-    body = error_body(error_type, str(exc.detail), field=field, request_id=_request_id(request))
-    return JSONResponse(body, status_code=exc.status_code, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        headers.update(allow_header(request.app.router.routes, request.scope, headers.get("Allow")))
+        message = f"{request.method} is not allowed on {request.url.path}; allowed: {headers.get('Allow', 'none')}"
+    body = error_body(error_type, message, field=field, request_id=_request_id(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 async def _handle_worker_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,27 +2,30 @@
 
 Static rules (types, signs) live here, strictly typed (``true`` is not a number, ``"5"`` is not an
 integer); limits that come from the config (prompt length, size, steps, n) are checked by
-:mod:`routet2i.gateway.validation`, which answers 422 naming the field.
+:mod:`routet2i.gateway.validation`, which answers 422 naming the field, and stated in the OpenAPI
+document by :mod:`routet2i.gateway.openapi` from the same settings.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from routet2i.gateway.image_format import MAX_COMPRESSION, MIN_COMPRESSION, ImageFormat
+from routet2i.http_rules import JsonBody
 from routet2i.routing.budget import BudgetPolicy
 from routet2i.routing.decision import RouteDecision
 from routet2i.types import AUTO, CapKind, FallbackCause, Reason, ThresholdSource, TierName
 from routet2i.workers.schemas import SEED_MODULUS
 
 
-class GenerateBody(BaseModel):
+class GenerateBody(JsonBody):
     """``POST /generate``."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str = Field(description="What to draw.")
+    prompt: str = Field(min_length=1, description="What to draw (not blank).")
     negative_prompt: str | None = Field(default=None, description="What to avoid.")
     width: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
     height: int | None = Field(default=None, ge=1, description="Pixels (default: the chosen tier's default size).")
@@ -37,10 +40,31 @@ class GenerateBody(BaseModel):
     route: str = Field(
         default=AUTO, description="auto: the router decides; a tier's name (edge / cloud by default): force that tier."
     )
+    output_format: ImageFormat | None = Field(
+        default=None,
+        description="png | jpeg | webp. Default: the image type that Accept asks for, else png. JSON answers carry "
+        "each image base64-encoded in b64_<format>.",
+    )
+    output_compression: int | None = Field(
+        default=None,
+        ge=MIN_COMPRESSION,
+        le=MAX_COMPRESSION,
+        description="JPEG / WebP quality, 0-100 as in the OpenAI Images API (default 100; lower: smaller files). "
+        "Ignored for PNG (lossless).",
+    )
+
+
+#: The image fields of :class:`ImageOut`, one per output format (only the answered one is sent).
+IMAGE_FIELDS: dict[ImageFormat, str] = {"png": "b64_png", "jpeg": "b64_jpeg", "webp": "b64_webp"}
 
 
 class ImageOut(BaseModel):
-    b64_png: str
+    """One image, base64-encoded in the field of its format (``b64_png`` by default); the other two
+    fields are left out."""
+
+    b64_png: str | None = Field(default=None, description="The image as a base64 PNG (output_format png).")
+    b64_jpeg: str | None = Field(default=None, description="The image as a base64 JPEG (output_format jpeg).")
+    b64_webp: str | None = Field(default=None, description="The image as a base64 WebP (output_format webp).")
     #: The seed that made this image (null when the tier's backend has no seeds).
     seed: int | None
 
@@ -115,24 +139,41 @@ class GenerateResult(BaseModel):
     """Body of a successful ``POST /generate``."""
 
     images: list[ImageOut]
+    output_format: ImageFormat = Field(description="The format of every image (its field is b64_<format>).")
     model: str
     routing: RoutingInfo
     timings: Timings
     request_id: str | None = None
 
 
-class RouteBody(BaseModel):
-    """``POST /v1/route``: one ``prompt`` or a batch of ``prompts``."""
+def _exactly_one_prompt_field(schema: dict[str, Any]) -> None:
+    """:class:`RouteBody`'s JSON schema: ``prompt`` (a string) or ``prompts`` (a non-empty list of
+    strings), exactly one of them, never null."""
+    props = schema["properties"]
+    props["prompt"] = {"type": "string", "minLength": 1, "title": "Prompt", "description": "One prompt."}
+    props["prompts"] = {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "minItems": 1,
+        "title": "Prompts",
+        "description": "A batch of prompts.",
+    }
+    schema["oneOf"] = [{"required": ["prompt"]}, {"required": ["prompts"]}]
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+
+class RouteBody(JsonBody):
+    """``POST /v1/route``: exactly one of ``prompt`` or a batch of ``prompts``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_exactly_one_prompt_field)
 
     prompt: str | None = None
     prompts: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> RouteBody:
-        if (self.prompt is None) == (self.prompts is None):
-            raise ValueError("give exactly one of 'prompt' or 'prompts'")
+        given = [name for name in ("prompt", "prompts") if getattr(self, name) is not None]
+        if len(given) != 1 or len(self.model_fields_set) != 1:  # a null given counts as given
+            raise ValueError("give exactly one of 'prompt' or 'prompts' (not null)")
         return self
 
 
@@ -168,18 +209,26 @@ class RouteResult(BaseModel):
     budget: dict[str, Any]
 
 
+class _BudgetUpdateBase(JsonBody):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
+
+
 def _budget_update() -> type[BaseModel]:
     """``PUT /v1/budget``'s body: every field of :class:`~routet2i.routing.budget.BudgetPolicy`,
-    optional (the values are checked by the policy itself, so each rule is written once there)."""
-    fields: dict[str, Any] = {
-        name: (Optional[info.annotation], Field(default=None, description=info.description))  # noqa: UP045
-        for name, info in BudgetPolicy.model_fields.items()
-    }
+    optional, with the policy's own types and bounds (so each rule is written once there and the
+    schema states it): a field the policy allows to be null may be set to null, the others not."""
+    fields: dict[str, Any] = {}
+    for name, info in BudgetPolicy.model_fields.items():
+        kind = info.annotation
+        nullable = type(None) in get_args(kind)
+        base = next(a for a in get_args(kind) if a is not type(None)) if nullable else kind
+        typed: Any = Annotated[(Optional[base] if nullable else base, *info.metadata)]  # noqa: UP045
+        fields[name] = (typed, Field(default=None, description=info.description))
     return create_model(
         "BudgetUpdate",
-        __config__=ConfigDict(extra="forbid", strict=True),
+        __base__=_BudgetUpdateBase,
         __doc__="``PUT /v1/budget`` (operator only). Fields left out keep their value; ``null`` disables "
-        "that part of the budget.",
+        "that part of the budget (cloud_share, money_per_period).",
         **fields,
     )
 
@@ -192,20 +241,28 @@ else:
     BudgetUpdate = _budget_update()
 
 
-class OpenAIImageRequest(BaseModel):
+class OpenAIImageRequest(JsonBody):
     """``POST /v1/images/generations`` (OpenAI Images API). Unknown fields are ignored, as the
     OpenAI client may send newer ones; fields that would change the result and cannot be
     honoured are refused with 400."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    prompt: str
+    prompt: str = Field(min_length=1)
     model: str | None = None
     n: int | None = Field(default=None, ge=1)
-    size: str | None = None
-    response_format: str | None = None
-    output_format: str | None = None
-    stream: bool | None = None
+    size: str | None = Field(default=None, description="WIDTHxHEIGHT (e.g. 512x512) or auto.")
+    response_format: str | None = Field(
+        default=None, description="b64_json only.", json_schema_extra={"enum": ["b64_json", None]}
+    )
+    output_format: ImageFormat | None = Field(default=None, description="png (default) | jpeg | webp.")
+    output_compression: int | None = Field(
+        default=None,
+        ge=MIN_COMPRESSION,
+        le=MAX_COMPRESSION,
+        description="JPEG / WebP quality, 0-100 (default 100); ignored for PNG.",
+    )
+    stream: bool | None = Field(default=None, description="false only.", json_schema_extra={"enum": [False, None]})
     quality: str | None = None
     style: str | None = None
     user: str | None = None
@@ -224,7 +281,7 @@ class OpenAIImage(BaseModel):
 class OpenAIImagesResponse(BaseModel):
     created: int
     data: list[OpenAIImage]
-    output_format: str = "png"
+    output_format: ImageFormat = "png"
     size: str
     #: routet2i's decision for this request (an extra field; OpenAI clients ignore it).
     routet2i: RoutingInfo
@@ -255,8 +312,10 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API key",
         403: "Forcing this tier, or this operator endpoint, is disabled",
         404: "No such resource",
-        405: "Method not allowed",
+        405: "Method not allowed (Allow lists the path's methods)",
+        406: "Accept names no type this endpoint can produce (the message lists them)",
         413: "Body over limits.max_body_bytes",
+        415: "The body is not sent as application/json",
         422: "Invalid request (the field is named)",
         429: "Over capacity or cloud budget spent (see Retry-After)",
         500: "A bug (quote the request id)",
@@ -264,7 +323,15 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
         503: "No tier available (see Retry-After)",
         504: "The request deadline passed",
     }
-    return {status: {"model": ErrorBody, "description": text} for status, text in texts.items()}
+    headers = {
+        405: {"Allow": {"description": "Every method of this path", "schema": {"type": "string"}}},
+        429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}},
+        503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}},
+    }
+    return {
+        status: {"model": ErrorBody, "description": text, **({"headers": headers[status]} if status in headers else {})}
+        for status, text in texts.items()
+    }
 
 
 #: The error answers every gateway operation may give (documented in its OpenAPI schema).

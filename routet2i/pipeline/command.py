@@ -41,6 +41,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from routet2i.cli_options import add_progress, show_progress
+
 HELP = "generate paired edge/cloud images for prompts (resumable) and a manifest for `routet2i score`"
 
 
@@ -95,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stop a tier after N items in a row failed for good (0: never; default 20)",
     )
-    gen.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress(gen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         retries=args.retries,
         max_consecutive_failures=args.max_consecutive_failures,
-        progress=not args.no_progress,
+        progress=show_progress(args.progress),
     )
     job = PairsJob(
         prompts=chosen,

@@ -8,7 +8,7 @@ typed errors, defaults, limits, batching and seeds:
 - a YAML path (``configs/edge-sd-turbo.yaml``): the worker service's own app
   (:func:`routet2i.workers.app.create_app`, which loads the backend the config names) runs inside
   this process and is called through an in-process ASGI transport; its lifespan loads the model
-  and the run waits until it is loaded and warmed. ``ROUTET2I_*`` environment overrides of worker
+  and the run waits until it is loaded and warmed. ``ROUTET2I_WORKER_*`` environment overrides of worker
   settings apply to every in-process worker.
 """
 

@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from routet2i.cli_options import add_batch_size, add_device
+from routet2i.cli_options import add_batch_size, add_device, add_progress, show_progress
 
 HELP = "train the router's quality predictor (D̂ per metric, PRŜ) from a ratings table"
 
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (init, order, dropout)")
     parser.add_argument("--cache-dir", metavar="DIR", help="keep token states on disk here between runs")
     add_device(parser, None, default_text="from the settings: cpu")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = RatingsTable.read(*args.ratings)
     sources = [{"path": str(p), "sha1": _sha1(Path(p))} for p in args.ratings]
-    report = train_predictor(table, specs, settings, args.out, sources=sources, progress=not args.no_progress)
+    report = train_predictor(table, specs, settings, args.out, sources=sources, progress=show_progress(args.progress))
 
     fit = report.fit
     print(f"checkpoint: {report.checkpoint}")

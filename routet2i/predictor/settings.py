@@ -1,4 +1,4 @@
-"""Training settings: ``configs/training.yaml`` (+ ``ROUTET2I_`` environment overrides).
+"""Training settings: ``configs/training.yaml`` (+ ``ROUTET2I_TRAIN_`` environment overrides).
 
 Blocks: ``encoder`` (spec string), ``architecture`` (sizes and ablation switches except d and N,
 which come from the encoder and the data: :class:`ArchitectureSettings`, whose fields are those of
@@ -13,8 +13,9 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic_settings import SettingsConfigDict
 
-from routet2i.config import StrictModel, YamlSettings
+from routet2i.config import StrictModel, YamlSettings, service_env_prefix
 from routet2i.encoders.spec import DEFAULT_ENCODER
 from routet2i.errors import CheckpointError
 from routet2i.predictor.architecture import DEFAULT_CUES, Architecture
@@ -34,7 +35,7 @@ __all__ = [
 class ArchitectureSettings(Architecture):
     """The ``architecture`` block: the fields, defaults and checks of
     :class:`~routet2i.predictor.architecture.Architecture` (declared there, not here), validated
-    like any settings block (types, unknown keys, ``ROUTET2I_ARCHITECTURE__*``), a bad value named
+    like any settings block (types, unknown keys, ``ROUTET2I_TRAIN_ARCHITECTURE__*``), a bad value named
     in a validation error. ``predictor_config(d_model=…, n_metrics=…)`` adds d and N."""
 
     def __post_init__(self) -> None:
@@ -90,6 +91,8 @@ class CalibrationSettings(StrictModel):
 
 class TrainingSettings(YamlSettings):
     """``routet2i train`` settings (``configs/training.yaml``)."""
+
+    model_config = SettingsConfigDict(env_prefix=service_env_prefix("train"))
 
     default_file: ClassVar[str | None] = "training.yaml"
 

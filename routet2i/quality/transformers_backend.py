@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from routet2i.errors import ConfigError
+from routet2i.logs import adopt_library_loggers
 from routet2i.quality.backend import TorchClipBackend, normalised
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class TransformersClipBackend(TorchClipBackend):
     def load(cls, model: str, *, device: torch.device, dtype: torch.dtype) -> TransformersClipBackend:
         """``CLIPModel.from_pretrained(model)`` plus the image processor and tokenizer beside it."""
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
+
+        adopt_library_loggers()
 
         try:
             clip: Any = CLIPModel.from_pretrained(model, dtype=dtype)

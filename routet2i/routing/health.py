@@ -5,6 +5,11 @@ A tier that fails, times out or answers 429 is taken out of rotation (see
 worker's ``Retry-After`` or the cooldown), other failures after ``failure_threshold`` in a row.
 The periodic check (``GET /readyz`` on the worker) closes the circuit again when the worker is
 back, so a tier returns without waiting for a user request to risk it.
+
+Each check keeps the worker's own reason for not being ready (its ``/readyz`` body: still loading,
+the error its model failed to load with; or why it could not be asked: connection refused, no
+answer in time) with the tier's state, for the gateway's ``/readyz``. A tier leaving or rejoining
+the rotation is logged once per change (not at every check while it stays out).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
-from routet2i.routing.ports import ImageWorker
+from routet2i.routing.ports import ImageWorker, ReadinessProbe
 from routet2i.tasks import cancel_and_wait
 from routet2i.types import TierName
 from routet2i.workers import errors as werr
@@ -49,6 +54,10 @@ class TierHealth:
         self._observer = observer
         self._task: asyncio.Task[None] | None = None
         self._checked = {tier: False for tier in self._tiers}
+        #: The last check's reason for a tier not being ready (None: ready, or not checked yet).
+        self._not_ready: dict[TierName, str | None] = {tier: None for tier in self._tiers}
+        #: Whether each tier was last reported in rotation (a change is logged and observed once).
+        self._in_rotation = {tier: True for tier in self._tiers}
 
     # ----------------------------------------------------------------------------- queries
     def available(self, tier: TierName) -> bool:
@@ -65,20 +74,32 @@ class TierHealth:
     def retry_after(self, tier: TierName) -> float:
         return self._breakers[tier].retry_after(self._clock())
 
+    def reason(self, tier: TierName) -> str | None:
+        """Why ``tier`` is not taking traffic, or None when it is: the last health check's reason
+        when it said not ready, else the error that opened the circuit."""
+        if self.available(tier):
+            return None
+        return self._not_ready[tier] or self._breakers[tier].last_error
+
     def snapshot(self) -> dict[str, Any]:
         now = self._clock()
-        return {tier: {**self._breakers[tier].snapshot(now), "checked": self._checked[tier]} for tier in self._tiers}
+        return {
+            tier: {
+                **self._breakers[tier].snapshot(now),
+                "checked": self._checked[tier],
+                "not_ready_reason": self._not_ready[tier],
+            }
+            for tier in self._tiers
+        }
 
     # ----------------------------------------------------------------------------- outcomes
     def record_success(self, tier: TierName) -> None:
-        was_up = self.available(tier)
         self._breakers[tier].record_success(self._clock())
-        self._notify(tier, was_up)
+        self._notify(tier)
 
     def record_failure(self, tier: TierName, exc: BaseException, *, cooldown_s: float | None = None) -> None:
         """Count a failure. A 429 opens the circuit for its ``Retry-After``; an unreachable
         worker (503) at once for the cooldown; timeouts and errors count toward the threshold."""
-        was_up = self.available(tier)
         breaker = self._breakers[tier]
         open_for: float | None = None
         if isinstance(exc, werr.WorkerOverloaded):
@@ -87,14 +108,21 @@ class TierHealth:
             open_for = cooldown_s or breaker.policy.cooldown_s
         message = f"{type(exc).__name__}: {exc}"[:300]
         breaker.record_failure(self._clock(), message, open_for=open_for)
-        self._notify(tier, was_up)
+        self._notify(tier)
 
-    def _notify(self, tier: TierName, was_up: bool) -> None:
+    def _notify(self, tier: TierName) -> None:
+        """Log and observe a change of ``tier``'s rotation, once. A circuit that reopens after a
+        failed trial (half-open, then open again) was never reported back, so it is no change."""
         up = self.available(tier)
-        if up != was_up:
-            log.warning("tier %s is %s", tier, "back" if up else "out of rotation")
-            if self._observer is not None:
-                self._observer(tier, up)
+        if up == self._in_rotation[tier]:
+            return
+        self._in_rotation[tier] = up
+        if up:
+            log.warning("tier %s is back in rotation", tier)
+        else:
+            log.warning("tier %s is out of rotation: %s", tier, self.reason(tier))
+        if self._observer is not None:
+            self._observer(tier, up)
 
     # ----------------------------------------------------------------------------- checks
     async def check_once(self) -> None:
@@ -102,20 +130,23 @@ class TierHealth:
         await asyncio.gather(*(self._check(tier) for tier in self._tiers))
 
     async def _check(self, tier: TierName) -> None:
-        worker = self._workers[tier]
+        error: werr.WorkerError | None
         try:
-            ready = await asyncio.wait_for(worker.ready(), self._timeout)
+            reason = await asyncio.wait_for(_why_not_ready(self._workers[tier]), self._timeout)
         except werr.WorkerError as exc:
-            self.record_failure(tier, exc)
+            error = exc
         except (asyncio.TimeoutError, OSError) as exc:
-            self.record_failure(tier, werr.WorkerTimeout(f"health check: no answer ({type(exc).__name__})"))
+            timed_out = isinstance(exc, asyncio.TimeoutError) or not str(exc)
+            what = f"no answer within {self._timeout:g} s" if timed_out else str(exc)
+            error = werr.WorkerTimeout(f"health check: {what} ({type(exc).__name__})")
         else:
-            if ready:
-                self.record_success(tier)
-            else:
-                self.record_failure(tier, werr.WorkerUnavailable("health check: the worker is not ready"))
-        finally:
-            self._checked[tier] = True
+            error = None if reason is None else werr.WorkerUnavailable(f"health check: {reason}")
+        self._not_ready[tier] = None if error is None else str(error)
+        self._checked[tier] = True
+        if error is None:
+            self.record_success(tier)
+        else:
+            self.record_failure(tier, error)
 
     async def start(self) -> None:
         if self._task is None:
@@ -132,3 +163,10 @@ class TierHealth:
             except Exception:  # a bug in a check must not stop the checker
                 log.exception("health check failed")
             await asyncio.sleep(self._interval)
+
+
+async def _why_not_ready(worker: ImageWorker) -> str | None:
+    """The worker's reason for not being ready (None: ready); a plain ``ready()`` says only that."""
+    if isinstance(worker, ReadinessProbe):
+        return await worker.why_not_ready()
+    return None if await worker.ready() else "the worker is not ready"

@@ -10,7 +10,7 @@ for ``routet2i serve``). Worker failures are the typed exceptions of :mod:`route
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from routet2i.types import Prediction
 from routet2i.workers.schemas import GenerateRequest, GenerateResponse
@@ -48,4 +48,14 @@ class ImageWorker(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class ReadinessProbe(Protocol):
+    """An :class:`ImageWorker` that can also say why it is not ready (the health checks keep
+    the reason with the tier's state; a worker without it reports "not ready" only)."""
+
+    async def why_not_ready(self) -> str | None:
+        """None when ready; else why not, in the worker's own words."""
         ...

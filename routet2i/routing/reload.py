@@ -133,7 +133,7 @@ class RouterReloader:
 
     def _load(self, path: Path | None, field: str | None) -> PredictorPort:
         """On a worker thread: load, then one prediction, so a router that cannot run never goes live."""
-        if path is not None and not path.exists():
+        if path is not None and not _exists(path):
             raise CheckpointNotFound(f"no checkpoint folder at {path}", field=field)
         if path is not None and not path.is_dir():
             raise InvalidCheckpoint(f"{path} is not a folder (a checkpoint is a folder)", field=field)
@@ -207,3 +207,11 @@ class RouterReloader:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a path the OS cannot even look up (a name over NAME_MAX) does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False

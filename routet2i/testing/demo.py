@@ -20,12 +20,20 @@ DEMO_NOTICE = (
     "DEMO: the edge and cloud tiers are tiny random-weight pipelines built in code, so every image is noise; "
     "the router, budget, API and metrics are the real ones. For real models run `routet2i serve` (see the README)"
 )
+#: The banner of ``routet2i worker --demo edge|cloud``.
+DEMO_WORKER_NOTICE = (
+    "DEMO: this worker serves a tiny random-weight pipeline built in code, so every image is noise; "
+    "its API, queue, batching and metrics are the real ones"
+)
 #: Pixel size of a demo image (both tiers).
 DEMO_SIZE = 64
 
 
-def tiny_worker_config(model: Path, name: str, tier: str, *, max_pending: int = 64) -> dict[str, Any]:
-    """A worker config serving a tiny pipeline folder on the CPU at 64 px, 2 steps."""
+def tiny_worker_config(
+    model: Path, name: str, tier: str, *, max_pending: int = 64, port: int | None = None
+) -> dict[str, Any]:
+    """A worker config serving a tiny pipeline folder on the CPU at 64 px, 2 steps (``port``:
+    ``server.port``, else the worker's default)."""
     return {
         "backend": "diffusers",
         "model": str(model),
@@ -37,7 +45,7 @@ def tiny_worker_config(model: Path, name: str, tier: str, *, max_pending: int = 
         "limits": {"min_size": 32, "max_width": 128, "max_height": 128, "max_pixels": 16384, "max_steps": 4},
         "batching": {"enabled": True, "max_batch_images": 8, "max_wait_ms": 5},
         "queue": {"max_pending": max_pending, "default_timeout_s": 120},
-        "server": {"host": "127.0.0.1", "graceful_shutdown_s": 2},
+        "server": {"host": "127.0.0.1", "graceful_shutdown_s": 2, **({} if port is None else {"port": port})},
     }
 
 
@@ -51,19 +59,31 @@ class DemoWorkers:
     cloud_model: str = "demo-noise-sdxl"
 
 
-def build_demo_workers(root: Path) -> DemoWorkers:
-    """Build both tiny pipelines under ``root`` (seeded) and write a worker config for each."""
+#: Per demo tier: the tiny pipeline's kind, its model name and the port of ``routet2i worker --demo``
+#: (the shipped worker configs' ports: 8001 edge, 8002 cloud).
+DEMO_TIERS: dict[str, tuple[str, str, int]] = {
+    "edge": ("sd", DemoWorkers.edge_model, 8001),
+    "cloud": ("sdxl", DemoWorkers.cloud_model, 8002),
+}
+
+
+def build_demo_worker(root: Path, tier: str) -> Path:
+    """Build ``tier``'s tiny pipeline under ``root`` (seeded) and write its worker config
+    (``root/<tier>.yaml``, returned): ``routet2i worker --demo <tier>``."""
     from routet2i.testing.pipelines import save_tiny_pipeline
 
+    kind, model, port = DEMO_TIERS[tier]
     root.mkdir(parents=True, exist_ok=True)
-    names = DemoWorkers(root / "edge.yaml", root / "cloud.yaml")
-    for kind, tier, model, path in (
-        ("sd", "edge", names.edge_model, names.edge),
-        ("sdxl", "cloud", names.cloud_model, names.cloud),
-    ):
-        folder = Path(save_tiny_pipeline(kind, root / f"tiny-{kind}"))
-        path.write_text(yaml.safe_dump(tiny_worker_config(folder, model, tier), sort_keys=False), encoding="utf-8")
-    return names
+    folder = Path(save_tiny_pipeline(kind, root / f"tiny-{kind}"))
+    path = root / f"{tier}.yaml"
+    config = tiny_worker_config(folder, model, tier, port=port)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def build_demo_workers(root: Path) -> DemoWorkers:
+    """Build both tiny pipelines under ``root`` (seeded) and write a worker config for each."""
+    return DemoWorkers(build_demo_worker(root, "edge"), build_demo_worker(root, "cloud"))
 
 
 def demo_gateway(settings: Any, workers: DemoWorkers) -> Any:

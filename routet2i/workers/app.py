@@ -30,13 +30,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Scope
 
 from routet2i import __version__
+from routet2i.api_docs import install_docs
 from routet2i.body_limit import BodyLimitMiddleware
+from routet2i.http_rules import JsonBodyRoute
 from routet2i.request_id import RequestIdMiddleware
 from routet2i.workers.auth import WorkerKeys
 from routet2i.workers.backend import ImageBackend
 from routet2i.workers.error_handlers import count_error, install_error_handlers, internal_error_body
 from routet2i.workers.errors import WorkerBadRequest
 from routet2i.workers.loading import build_backend
+from routet2i.workers.openapi import install_openapi
 from routet2i.workers.params import resolve_request
 from routet2i.workers.runtime import WorkerRuntime
 from routet2i.workers.scheduler import GenerationScheduler, JobOutcome, Ticket
@@ -61,7 +64,9 @@ _ERRORS = {
     for status, text in (
         (400, "Malformed body, or the hosted provider refused the prompt"),
         (401, "Missing or invalid API key (security.api_keys)"),
+        (405, "Method not allowed (Allow lists the path's methods)"),
         (413, "Body too large"),
+        (415, "The body is not sent as application/json"),
         (422, "Invalid request (field named)"),
         (429, "Queue full; see Retry-After"),
         (500, "Generation failed"),
@@ -92,6 +97,8 @@ def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) ->
         version=__version__,
         lifespan=lifespan,
         description=__doc__,
+        docs_url=None,  # served from packaged assets instead of a CDN (install_docs)
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.keys = WorkerKeys(settings.security.api_keys)
@@ -99,6 +106,8 @@ def create_app(settings: WorkerSettings, backend: ImageBackend | None = None) ->
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(WorkerRequestMiddleware)  # outermost: a 413 has an id and an access line too
     app.include_router(_build_router(settings))
+    install_docs(app)
+    install_openapi(app, settings.limits)
     return app
 
 
@@ -167,7 +176,7 @@ async def _outcome_unless_disconnected(
 
 
 def _build_router(settings: WorkerSettings) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=JsonBodyRoute)
 
     @router.post(
         "/v1/generate",

@@ -135,7 +135,19 @@ class WorkerClient:
 
     async def ready(self) -> bool:
         """Whether the worker's model is loaded and warmed (False when unreachable)."""
-        return await self._probe("/readyz")
+        return await self.why_not_ready() is None
+
+    async def why_not_ready(self) -> str | None:
+        """None when the worker is ready (``/readyz`` answers 200); else why not: the worker's
+        own words from its ``/readyz`` body (still loading, or its load error), or why it could
+        not be asked (unreachable, no answer in time)."""
+        try:
+            response = await self._send("GET", "/readyz", timeout=httpx.Timeout(self.probe_timeout), retries=0)
+        except WorkerError as exc:
+            return str(exc)
+        if response.status_code == 200:
+            return None
+        return readiness_reason(response)
 
     async def info(self) -> WorkerInfo:
         """The worker's model, defaults, limits and queue (``GET /v1/info``)."""
@@ -180,6 +192,23 @@ class WorkerClient:
                     f"talking to worker {self.base_url} failed: {type(exc).__name__}: {exc}", status=502
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def readiness_reason(response: httpx.Response) -> str:
+    """Why a worker's ``/readyz`` answer (not 200) says it is not ready, from its body
+    (``{"ready": false, "status": "loading" | "failed", "error": ...}``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return f"/readyz answered {response.status_code}: {response.text[:200]}".rstrip(": ")
+    status, error = body.get("status"), body.get("error")
+    if status == "failed":
+        return f"the model failed to load: {error}"
+    if status == "loading":
+        return "the model is still loading"
+    return f"the worker is {status}" + (f": {error}" if error else "") if status else f"HTTP {response.status_code}"
 
 
 #: Every base64-encoded PNG starts with this (the encoding of the PNG signature's first 60 bits).

@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from routet2i.errors import ConfigError
+from routet2i.logs import adopt_library_loggers
 from routet2i.workers.backend import GenerationJob, ImageBackend, ImageResult
+from routet2i.workers.cpu_estimate import warn_if_cpu
 from routet2i.workers.errors import WorkerError
 from routet2i.workers.settings import WorkerSettings
 
@@ -115,6 +117,8 @@ class DiffusersBackend(ImageBackend):
         import torch
         from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
+        adopt_library_loggers()
+
         opts = self.options
         if opts.cpu_threads is not None:
             torch.set_num_threads(opts.cpu_threads)
@@ -139,6 +143,7 @@ class DiffusersBackend(ImageBackend):
             pipe.enable_model_cpu_offload(device=self.device)
         else:
             pipe = pipe.to(self.device)
+        warn_if_cpu(pipe, self.device, self.settings, torch.get_num_threads())
         if opts.compile:
             for attr in ("unet", "transformer"):
                 module = getattr(pipe, attr, None)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from routet2i.http_rules import allow_header
 from routet2i.workers.errors import WorkerError
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
     _count(request, error_type)
     field = "body" if exc.status_code in (400, 413, 415) else None
     message = str(exc.detail)
-    return error_response(
-        exc.status_code, error_type, message, field=field, headers=dict(exc.headers) if exc.headers else None
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        headers.update(allow_header(request.app.router.routes, request.scope, headers.get("Allow")))
+    return error_response(exc.status_code, error_type, message, field=field, headers=headers or None)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:

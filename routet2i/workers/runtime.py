@@ -66,7 +66,9 @@ class WorkerRuntime:
         except Exception as exc:
             self.state = "failed"
             self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("loading %s failed", self.settings.model)
+            # one line; the traceback only at debug level (`--log-level debug`)
+            log.error("loading %s failed: %s", self.settings.model, self.error)
+            log.debug("loading %s failed", self.settings.model, exc_info=True)
         else:
             assert self.scheduler is not None
             self.scheduler.start()

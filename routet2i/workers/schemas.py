@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from routet2i.http_rules import JsonBody
+
 #: Seeds are unsigned 32-bit integers.
 SEED_MODULUS = 2**32
 
@@ -24,12 +26,12 @@ SEED_MODULUS = 2**32
 TIMEOUT_HEADER = "X-Request-Timeout"
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(JsonBody):
     """Body of ``POST /v1/generate``. Fields left out take the worker's defaults (``/v1/info``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str = Field(min_length=1, description="What to draw.")
+    prompt: str = Field(min_length=1, description="What to draw (not blank).", json_schema_extra={"pattern": r"\S"})
     negative_prompt: str | None = Field(default=None, description="What to avoid (only used with guidance > 1).")
     width: int | None = Field(default=None, ge=1, description="Pixels; a multiple of the worker's size_multiple.")
     height: int | None = Field(default=None, ge=1, description="Pixels; a multiple of the worker's size_multiple.")

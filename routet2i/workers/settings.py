@@ -1,8 +1,8 @@
 """Worker settings: which model, how to load it, request defaults and limits, batching, queue.
 
-Loaded from a YAML file (``configs/edge-*.yaml``, ``configs/cloud-*.yaml``) with ``ROUTET2I_``
-environment overrides, e.g. ``ROUTET2I_DIFFUSERS__DEVICE=cuda:1`` or
-``ROUTET2I_BATCHING__MAX_WAIT_MS=5``. Sizes are pixels, times are as their names say.
+Loaded from a YAML file (``configs/edge-*.yaml``, ``configs/cloud-*.yaml``) with ``ROUTET2I_WORKER_``
+environment overrides, e.g. ``ROUTET2I_WORKER_DIFFUSERS__DEVICE=cuda:1`` or
+``ROUTET2I_WORKER_BATCHING__MAX_WAIT_MS=5``. Sizes are pixels, times are as their names say.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from routet2i.config import StrictModel, YamlSettings
+from routet2i.config import StrictModel, YamlSettings, service_env_prefix
 
 _SIZE_KEY = re.compile(r"^(\d+)x(\d+)$")
 
@@ -147,7 +148,7 @@ class SecurityOptions(StrictModel):
     #: Keys accepted on ``POST /v1/generate`` and ``GET /v1/info`` (``Authorization: Bearer`` or
     #: ``X-API-Key``), compared in constant time, never logged; empty = no authentication (keep
     #: the worker on loopback or a private network then). Set through the environment:
-    #: ``ROUTET2I_SECURITY__API_KEYS='["k1"]'``. Health checks and ``/metrics`` stay open.
+    #: ``ROUTET2I_WORKER_SECURITY__API_KEYS='["k1"]'``. Health checks and ``/metrics`` stay open.
     api_keys: list[SecretStr] = Field(default_factory=list)
 
 
@@ -165,6 +166,8 @@ class LoggingOptions(StrictModel):
 
 class WorkerSettings(YamlSettings):
     """One image worker: one model behind one backend."""
+
+    model_config = SettingsConfigDict(env_prefix=service_env_prefix("worker"))
 
     default_file: ClassVar[str | None] = "edge-sd-turbo.yaml"
 

@@ -12,9 +12,9 @@ def test_shipped_config_loads_and_the_environment_overrides_it(monkeypatch: pyte
     settings = GatewaySettings.load()
     assert settings.budget.cloud_share == 0.3 and settings.tiers.edge.model == "sd-turbo"
     assert settings.budget.cloud_limit == 300
-    monkeypatch.setenv("ROUTET2I_BUDGET__CLOUD_SHARE", "0.2")
-    monkeypatch.setenv("ROUTET2I_TIERS__CLOUD__URL", "http://gpu-2:8002/")
-    monkeypatch.setenv("ROUTET2I_SECURITY__API_KEYS", '["key-one"]')
+    monkeypatch.setenv("ROUTET2I_GATEWAY_BUDGET__CLOUD_SHARE", "0.2")
+    monkeypatch.setenv("ROUTET2I_GATEWAY_TIERS__CLOUD__URL", "http://gpu-2:8002/")
+    monkeypatch.setenv("ROUTET2I_GATEWAY_SECURITY__API_KEYS", '["key-one"]')
     settings = GatewaySettings.load()
     assert settings.budget.cloud_share == 0.2 and settings.tiers.cloud.url == "http://gpu-2:8002"
     assert settings.security.api_keys[0].get_secret_value() == "key-one"

@@ -48,7 +48,7 @@ def test_shipped_config_has_shadowing_off_and_the_environment_turns_it_on(monkey
     settings = GatewaySettings.load()
     assert settings.learning.shadow.shadow_rate == 0 and settings.learning.store == Path("runs/shadow")
     assert settings.dispatch_config().shadow == settings.learning.shadow
-    monkeypatch.setenv("ROUTET2I_LEARNING__SHADOW__SHADOW_RATE", "0.25")
+    monkeypatch.setenv("ROUTET2I_GATEWAY_LEARNING__SHADOW__SHADOW_RATE", "0.25")
     assert GatewaySettings.load().learning.shadow.shadow_rate == 0.25
     with pytest.raises(ConfigError, match=r"learning\.shadow\.uncertain_only"):
         GatewaySettings.load(None, learning={"shadow": {"uncertain_only": 2}})

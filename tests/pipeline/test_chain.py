@@ -182,7 +182,9 @@ def test_chain_to_a_checkpoint_that_routes(
 
     port = free_port()
     env = subprocess_env()
-    env.update(ROUTET2I_TIERS__EDGE__URL=worker_urls["edge"], ROUTET2I_TIERS__CLOUD__URL=worker_urls["cloud"])
+    env.update(
+        ROUTET2I_GATEWAY_TIERS__EDGE__URL=worker_urls["edge"], ROUTET2I_GATEWAY_TIERS__CLOUD__URL=worker_urls["cloud"]
+    )
     with (tmp_path / "gateway.log").open("wb") as log:
         gateway = subprocess.Popen(
             routet2i_cmd("gateway", "--checkpoint", str(router), "--port", str(port)),

@@ -35,12 +35,12 @@ def test_the_architecture_block_is_the_predictor_config_without_d_and_n() -> Non
 
 
 def test_the_architecture_block_validates_like_a_settings_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROUTET2I_ARCHITECTURE__TOP_K", "4")
-    monkeypatch.setenv("ROUTET2I_ARCHITECTURE__PROMPT_FEATURES", '["people"]')
+    monkeypatch.setenv("ROUTET2I_TRAIN_ARCHITECTURE__TOP_K", "4")
+    monkeypatch.setenv("ROUTET2I_TRAIN_ARCHITECTURE__PROMPT_FEATURES", '["people"]')
     arch = TrainingSettings.load().architecture
     assert arch.top_k == 4 and arch.prompt_features == ("people",)
-    monkeypatch.delenv("ROUTET2I_ARCHITECTURE__TOP_K")
-    monkeypatch.delenv("ROUTET2I_ARCHITECTURE__PROMPT_FEATURES")
+    monkeypatch.delenv("ROUTET2I_TRAIN_ARCHITECTURE__TOP_K")
+    monkeypatch.delenv("ROUTET2I_TRAIN_ARCHITECTURE__PROMPT_FEATURES")
     with pytest.raises(ConfigError, match=r"architecture\.extra"):
         TrainingSettings.load(None, architecture={"extra": 1})
     with pytest.raises(ConfigError, match="top_k must be >= 1"):

@@ -1,5 +1,7 @@
-"""Fuzzing, short: schemathesis on the worker's and the gateway's OpenAPI schemas (valid and
-invalid requests): no 5xx, every answer's status, content type and body as documented."""
+"""Fuzzing, short: schemathesis with all its checks on the worker's and the gateway's OpenAPI
+schemas (valid and invalid requests, boundary values, methods a path lacks): no 5xx, every
+answer's status, content type, headers and body as documented, every request the schema allows
+accepted and every one it forbids refused."""
 
 from __future__ import annotations
 

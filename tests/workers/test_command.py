@@ -56,7 +56,10 @@ def test_missing_config_is_an_error_exit_2(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_model_that_fails_to_load_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    settings = tiny_settings(tmp_path / "no-such-model", warmup=False)
+    broken = tmp_path / "broken-model"  # passes the preflight (it has a model_index.json), fails to load
+    broken.mkdir()
+    (broken / "model_index.json").write_text("not json")
+    settings = tiny_settings(broken, warmup=False)
     config = tmp_path / "worker.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     assert main(["worker", "--config", str(config), "--port", str(free_port())]) == 2

@@ -74,7 +74,7 @@ def test_the_worker_logs_json_lines_with_the_request_id_over_a_socket(capsys: py
 
 
 def test_a_request_without_an_id_gets_a_new_one_echoed_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # probes are access-logged at debug level only
     with TestClient(create_app(tiny_settings("unused"), backend=RecordingBackend())) as client:
         plain = client.get("/healthz")
         unsafe = client.get("/healthz", headers={"X-Request-ID": "no spaces/allowed"})
@@ -82,6 +82,7 @@ def test_a_request_without_an_id_gets_a_new_one_echoed_and_logged(caplog: pytest
     ids = [r.headers["X-Request-ID"] for r in (plain, unsafe, missing)]
     assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids) and len(set(ids)) == 3
     assert [getattr(r, "request_id", None) for r in _access(caplog.records, "/healthz")] == ids[:2]
+    assert {r.levelno for r in _access(caplog.records, "/healthz")} == {logging.DEBUG}
     [access] = _access(caplog.records, "/v1/generate")
     assert access.request_id == ids[2] and access.status == 422  # type: ignore[attr-defined]
 
@@ -146,7 +147,10 @@ async def test_one_id_follows_a_request_from_the_client_to_the_worker(caplog: py
 def test_the_worker_command_logs_json_unless_configured_to_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], json_logs: bool
 ) -> None:
-    settings = tiny_settings(tmp_path / "no-such-model", warmup=False, logging={"json_logs": json_logs})
+    broken = tmp_path / "broken-model"  # passes the preflight (it has a model_index.json), fails to load
+    broken.mkdir()
+    (broken / "model_index.json").write_text("not json")
+    settings = tiny_settings(broken, warmup=False, logging={"json_logs": json_logs})
     config = tmp_path / "worker.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     assert main(["worker", "--config", str(config), "--port", str(free_port())]) == 2
@@ -156,7 +160,9 @@ def test_the_worker_command_logs_json_unless_configured_to_text(
     assert failed and any("uvicorn.error" in line for line in log_lines)
     if json_logs:
         assert [line["logger"] for line in _json_lines("\n".join(log_lines))].count("uvicorn.error") >= 2
-        assert json.loads(failed[0])["level"] == "ERROR" and "exception" in json.loads(failed[0])
+        # one line with the cause; the traceback only at debug level
+        assert json.loads(failed[0])["level"] == "ERROR" and "exception" not in json.loads(failed[0])
+        assert "not a valid JSON file" in json.loads(failed[0])["message"]
     else:
         assert not any(line.startswith("{") for line in log_lines)
         assert " ERROR routet2i.workers.runtime: loading " in failed[0]

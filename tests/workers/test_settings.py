@@ -47,8 +47,8 @@ def test_defaults_outside_limits_fail_naming_the_field(tmp_path: pytest.TempPath
 
 
 def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROUTET2I_DIFFUSERS__DEVICE", "cuda:1")
-    monkeypatch.setenv("ROUTET2I_SERVER__PORT", "9101")
+    monkeypatch.setenv("ROUTET2I_WORKER_DIFFUSERS__DEVICE", "cuda:1")
+    monkeypatch.setenv("ROUTET2I_WORKER_SERVER__PORT", "9101")
     settings = WorkerSettings.load(CONFIG_DIR / "cloud-sdxl.yaml")
     assert settings.diffusers.device == "cuda:1" and settings.server.port == 9101
     assert settings.diffusers.variant == "fp16"  # the rest of the block still comes from the file

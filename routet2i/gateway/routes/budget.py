@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends
 from routet2i.gateway.errors import InvalidField
 from routet2i.gateway.routes.common import DispatcherDep, require_admin, require_client
 from routet2i.gateway.schemas import BudgetUpdate
+from routet2i.http_rules import JsonBodyRoute
 from routet2i.routing.dispatcher import Dispatcher
 
 log = logging.getLogger("routet2i.gateway.budget")
-
-_NOT_NULL = ("period_s", "window", "warmup")
 
 
 def budget_view(dispatcher: Dispatcher) -> dict[str, Any]:
@@ -29,7 +28,7 @@ def budget_view(dispatcher: Dispatcher) -> dict[str, Any]:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["budget"])
+    router = APIRouter(tags=["budget"], route_class=JsonBodyRoute)
 
     @router.get("/v1/budget", dependencies=[Depends(require_client)])
     async def get_budget(dispatcher: DispatcherDep) -> dict[str, Any]:
@@ -38,9 +37,6 @@ def build_router() -> APIRouter:
     @router.put("/v1/budget", dependencies=[Depends(require_admin)])
     async def put_budget(body: BudgetUpdate, dispatcher: DispatcherDep) -> dict[str, Any]:
         changes = {name: getattr(body, name) for name in body.model_fields_set}
-        for name in _NOT_NULL:
-            if name in changes and changes[name] is None:
-                raise InvalidField(f"{name} cannot be null", field=name)
         if not changes:
             raise InvalidField(f"nothing to change: give {', '.join(BudgetUpdate.model_fields)}", field="body")
         try:

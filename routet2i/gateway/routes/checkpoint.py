@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from routet2i.gateway.errors import Forbidden
 from routet2i.gateway.routes.common import DispatcherDep, require_client
 from routet2i.gateway.security import KeyRing, check_admin
+from routet2i.http_rules import JsonBodyRoute
 from routet2i.routing.reload import RouterReloader
 
 
@@ -24,6 +25,7 @@ class ReloadBody(BaseModel):
         default=None,
         min_length=1,
         max_length=4096,
+        json_schema_extra={"pattern": "^[^\u0000]*$"},  # the NUL rule below, stated
         description="Checkpoint folder on the gateway's machine (relative: to its working directory); "
         "default: the live checkpoint's folder, read again.",
     )
@@ -45,7 +47,7 @@ async def require_operator(request: Request) -> None:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["router"])
+    router = APIRouter(tags=["router"], route_class=JsonBodyRoute)
 
     @router.get("/v1/router", dependencies=[Depends(require_client)])
     async def live_router(request: Request, dispatcher: DispatcherDep) -> dict[str, Any]:

@@ -1,15 +1,20 @@
-"""What the route modules share: dependencies, the decision headers, content negotiation."""
+"""What the route modules share: dependencies, the decision headers, content negotiation, the
+images in the format asked for."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Annotated, TypeVar
 
 from fastapi import Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from routet2i.gateway.errors import ApiError, Forbidden, InvalidField, from_routing_error
+from routet2i.gateway.errors import ApiError, Forbidden, InvalidField, NotAcceptable, UpstreamError, from_routing_error
+from routet2i.gateway.image_format import FORMATS, MEDIA_TYPES, ImageFormat, InvalidImage, encode
 from routet2i.gateway.schemas import RoutingInfo
 from routet2i.gateway.security import KeyRing, check_admin, check_client
 from routet2i.gateway.settings import GatewaySettings
@@ -17,6 +22,7 @@ from routet2i.routing.decision import RouteDecision
 from routet2i.routing.dispatcher import Dispatcher
 from routet2i.routing.errors import RoutingError
 from routet2i.types import AUTO, TierName
+from routet2i.workers.schemas import GeneratedImage
 
 T = TypeVar("T")
 
@@ -110,26 +116,103 @@ def routing_headers(info: RoutingInfo) -> dict[str, str]:
     return headers
 
 
-def accepts_png(accept: str | None) -> bool:
-    """Whether ``Accept`` prefers ``image/png`` to JSON (``*/*`` and no header mean JSON)."""
-    if not accept:
-        return False
-    q_png = q_json = 0.0
+#: The media type of a JSON answer.
+JSON_MEDIA = "application/json"
+
+
+def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
+    """``Accept``'s media ranges as (type, subtype, q); a malformed q counts as 0."""
+    ranges = []
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
+        media = media.lower()
+        if media == "*":
+            media = "*/*"
+        kind, slash, subtype = media.partition("/")
+        if not slash or not kind or not subtype:
+            continue
         q = 1.0
         for param in params:
-            if param.startswith("q="):
+            if param.lower().startswith("q="):
                 try:
                     q = float(param[2:])
                 except ValueError:
                     q = 0.0
-        media = media.lower()
-        if media in ("image/png", "image/*"):
-            q_png = max(q_png, q)
-        elif media in ("application/json", "application/*", "*/*"):
-            q_json = max(q_json, q)
-    return q_png > 0 and q_png > q_json
+        ranges.append((kind, subtype, q))
+    return ranges
+
+
+def _quality(media: str, ranges: list[tuple[str, str, float]]) -> float:
+    """The q ``Accept`` gives ``media``: that of its most specific matching range (RFC 9110 §12.5.1)."""
+    kind, _, subtype = media.partition("/")
+    best: tuple[int, float] = (-1, 0.0)
+    for r_kind, r_subtype, q in ranges:
+        if (r_kind, r_subtype) == (kind, subtype):
+            specificity = 2
+        elif r_kind == kind and r_subtype == "*":
+            specificity = 1
+        elif (r_kind, r_subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if specificity > best[0] or (specificity == best[0] and q > best[1]):
+            best = (specificity, q)
+    return best[1]
+
+
+def negotiate_image(accept: str | None, output_format: ImageFormat | None) -> ImageFormat | None:
+    """What ``POST /generate`` answers for this ``Accept``: None for JSON (also for no ``Accept``
+    and for ``*/*``), else the image format to send raw (``image/*`` means PNG). ``output_format``,
+    when given, is the only image type on offer. Ties go to JSON, then PNG, JPEG, WebP. 406 naming
+    what can be produced when ``Accept`` accepts none of it."""
+    if not accept or not accept.strip():
+        return None
+    offers: list[tuple[str, ImageFormat | None]] = [(JSON_MEDIA, None)]
+    offers += [(MEDIA_TYPES[fmt], fmt) for fmt in FORMATS if output_format in (None, fmt)]
+    ranges = _media_ranges(accept)
+    chosen, best_q = None, 0.0
+    for media, fmt in offers:
+        q = _quality(media, ranges)
+        if q > best_q:
+            chosen, best_q = fmt, q
+    if best_q <= 0:
+        produced = ", ".join(media for media, _ in offers)
+        why = f" for output_format {output_format}" if output_format is not None else ""
+        raise NotAcceptable(f"Accept: {accept!r} accepts nothing this endpoint produces{why}: {produced}")
+    return chosen
+
+
+def _encode_all(images: Sequence[GeneratedImage], fmt: ImageFormat, compression: int | None, tier: str) -> list[bytes]:
+    out = []
+    for image in images:
+        try:
+            png = base64.b64decode(image.b64_png, validate=True)
+        except binascii.Error:
+            raise UpstreamError(f"the {tier} worker answered an image that is not base64") from None
+        try:
+            out.append(encode(png, fmt, compression))
+        except InvalidImage as exc:
+            raise UpstreamError(f"the {tier} worker answered an image that cannot be read: {exc}") from None
+    return out
+
+
+async def encoded_images(
+    images: Sequence[GeneratedImage], fmt: ImageFormat, compression: int | None, tier: str
+) -> list[bytes]:
+    """The workers' PNGs as ``fmt`` (502 when a worker answered something that is no image).
+    Re-encoding runs on a worker thread; a PNG is only base64-decoded."""
+    if fmt == "png":
+        return _encode_all(images, fmt, compression, tier)
+    return await run_in_threadpool(_encode_all, images, fmt, compression, tier)
+
+
+async def b64_images(
+    images: Sequence[GeneratedImage], fmt: ImageFormat, compression: int | None, tier: str
+) -> list[str]:
+    """The workers' images base64-encoded as ``fmt`` (a PNG is passed on as the worker sent it)."""
+    if fmt == "png":
+        return [image.b64_png for image in images]
+    return [base64.b64encode(b).decode("ascii") for b in await encoded_images(images, fmt, compression, tier)]
 
 
 async def observe(request: Request, work: Awaitable[T]) -> T:

@@ -9,10 +9,11 @@ from routet2i.gateway.errors import InvalidField
 from routet2i.gateway.routes.common import DispatcherDep, SettingsDep, require_client
 from routet2i.gateway.schemas import RouteBody, RouteDecisionOut, RouteResult
 from routet2i.gateway.validation import check_prompt
+from routet2i.http_rules import JsonBodyRoute
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["route"])
+    router = APIRouter(tags=["route"], route_class=JsonBodyRoute)
 
     @router.post("/v1/route", response_model=RouteResult, dependencies=[Depends(require_client)])
     async def route(body: RouteBody, dispatcher: DispatcherDep, settings: SettingsDep) -> RouteResult:

@@ -1,35 +1,48 @@
-"""``POST /generate``: the native API (JSON, or the PNG itself with ``Accept: image/png``)."""
+"""``POST /generate``: the native API (JSON, or the image itself with ``Accept: image/png``,
+``image/jpeg`` or ``image/webp``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from routet2i.gateway.errors import InvalidField, UpstreamError
+from routet2i.gateway.errors import InvalidField
+from routet2i.gateway.image_format import DEFAULT_FORMAT, MEDIA_TYPES
 from routet2i.gateway.routes.common import (
+    JSON_MEDIA,
     DispatcherDep,
     SettingsDep,
-    accepts_png,
+    b64_images,
+    encoded_images,
     forced_tier,
+    negotiate_image,
     observe,
     require_client,
     routing_headers,
 )
-from routet2i.gateway.schemas import GenerateBody, GenerateResult, ImageOut, Timings, routing_info
+from routet2i.gateway.schemas import IMAGE_FIELDS, GenerateBody, GenerateResult, ImageOut, Timings, routing_info
 from routet2i.gateway.validation import check_generation
+from routet2i.http_rules import JsonBodyRoute
+
+#: The 200 answer's media types: JSON, or one raw image.
+_CONTENT: dict[str, dict[str, Any]] = {JSON_MEDIA: {}, **{media: {} for media in MEDIA_TYPES.values()}}
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["generate"])
+    router = APIRouter(tags=["generate"], route_class=JsonBodyRoute)
 
     @router.post(
         "/generate",
         response_model=GenerateResult,
         dependencies=[Depends(require_client)],
-        responses={200: {"content": {"image/png": {}}, "description": "JSON, or the PNG with Accept: image/png"}},
+        responses={
+            200: {
+                "content": _CONTENT,
+                "description": "JSON, or the image itself with Accept: image/png, image/jpeg or image/webp",
+            }
+        },
     )
     async def generate(
         body: GenerateBody, request: Request, dispatcher: DispatcherDep, settings: SettingsDep
@@ -46,25 +59,28 @@ def build_router() -> APIRouter:
             seed=body.seed,
             n=body.n,
         )
-        png = accepts_png(request.headers.get("accept"))
-        if png and params.n != 1:
-            raise InvalidField("Accept: image/png returns one image: ask for n=1, or accept JSON", field="n")
+        raw = negotiate_image(request.headers.get("accept"), body.output_format)
+        if raw is not None and params.n != 1:
+            raise InvalidField(f"Accept: {MEDIA_TYPES[raw]} returns one image: ask for n=1, or accept JSON", field="n")
         if settings.logging.log_prompts:
             request.state.log["prompt"] = params.prompt
         outcome = await observe(request, dispatcher.generate(params, forced=forced))
         routing = routing_info(outcome.decision)
         headers = routing_headers(routing)
         images = outcome.response.images
-        if png:
+        if raw is not None:
             if images[0].seed is not None:
                 headers["X-Routet2i-Seed"] = str(images[0].seed)
-            try:
-                png_bytes = base64.b64decode(images[0].b64_png, validate=True)
-            except binascii.Error:
-                raise UpstreamError(f"the {routing.tier} worker answered an image that is not base64") from None
-            return Response(png_bytes, media_type="image/png", headers=headers)
+            data = await encoded_images(images[:1], raw, body.output_compression, routing.tier)
+            return Response(data[0], media_type=MEDIA_TYPES[raw], headers=headers)
+        fmt = body.output_format or DEFAULT_FORMAT
+        encoded = await b64_images(images, fmt, body.output_compression, routing.tier)
         result = GenerateResult(
-            images=[ImageOut(b64_png=i.b64_png, seed=i.seed) for i in images],
+            images=[
+                ImageOut.model_validate({IMAGE_FIELDS[fmt]: b64, "seed": i.seed})
+                for i, b64 in zip(images, encoded, strict=True)
+            ],
+            output_format=fmt,
             model=outcome.response.model,
             routing=routing,
             timings=Timings(
@@ -75,6 +91,8 @@ def build_router() -> APIRouter:
             ),
             request_id=request.state.request_id,
         )
-        return Response(result.model_dump_json(), media_type="application/json", headers=headers)
+        others = {name for f, name in IMAGE_FIELDS.items() if f != fmt}
+        body_json = result.model_dump_json(exclude={"images": {"__all__": others}})
+        return Response(body_json, media_type=JSON_MEDIA, headers=headers)
 
     return router

@@ -3,7 +3,8 @@ unchanged (``client.images.generate(model="auto", prompt=..., size="512x512")``)
 
 ``model``: ``auto`` (or left out) lets the router decide; a tier's name (``edge`` / ``cloud``) or
 its configured model name force that tier. Images come back as ``b64_json`` only (``url`` would need
-storage the gateway does not have: 400). The decision is in the ``routet2i`` field and in the
+storage the gateway does not have: 400), in ``output_format`` png (default), jpeg or webp
+(``output_compression``: the JPEG / WebP quality, as in the OpenAI API). The decision is in the ``routet2i`` field and in the
 ``X-Routet2i-*`` headers. ``quality``, ``style``, ``user`` and other OpenAI-only fields are
 accepted and ignored.
 """
@@ -17,9 +18,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from routet2i.gateway.errors import BadRequest
+from routet2i.gateway.image_format import DEFAULT_FORMAT
 from routet2i.gateway.routes.common import (
+    JSON_MEDIA,
     DispatcherDep,
     SettingsDep,
+    b64_images,
     forced_tier,
     observe,
     require_client,
@@ -27,24 +31,26 @@ from routet2i.gateway.routes.common import (
 )
 from routet2i.gateway.schemas import OpenAIImage, OpenAIImageRequest, OpenAIImagesResponse, routing_info
 from routet2i.gateway.validation import check_generation
+from routet2i.http_rules import JsonBodyRoute
 from routet2i.routing.dispatcher import Dispatcher
 from routet2i.types import AUTO
 
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+_SIZE = re.compile(r"(\d{1,5})x(\d{1,5})")
 
 
 def parse_size(size: str | None) -> tuple[int | None, int | None]:
-    """``"512x512"`` → (512, 512); None or ``auto`` → the chosen tier's default size."""
+    """``"512x512"`` → (512, 512); None or ``auto`` → the chosen tier's default size. Exactly that
+    spelling (what the OpenAPI document states): no spaces, a lower-case ``x``."""
     if size is None or size == "auto":
         return None, None
-    m = _SIZE.match(size.strip().lower())
+    m = _SIZE.fullmatch(size)
     if not m:
         raise BadRequest(f"size {size!r} must look like 512x512 (WIDTHxHEIGHT) or be 'auto'", field="size")
     return int(m.group(1)), int(m.group(2))
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["openai"])
+    router = APIRouter(tags=["openai"], route_class=JsonBodyRoute)
 
     @router.post("/v1/images/generations", response_model=OpenAIImagesResponse, dependencies=[Depends(require_client)])
     async def images_generations(
@@ -58,8 +64,6 @@ def build_router() -> APIRouter:
                 "inline only; use response_format='b64_json'",
                 field="response_format",
             )
-        if body.output_format not in (None, "png"):
-            raise BadRequest(f"output_format {body.output_format!r} is not supported; use 'png'", field="output_format")
         forced = forced_tier(_route_for_model(body.model, dispatcher), dispatcher, field="model")
         width, height = parse_size(body.size)
         params = check_generation(
@@ -78,22 +82,24 @@ def build_router() -> APIRouter:
             request.state.log["prompt"] = params.prompt
         outcome = await observe(request, dispatcher.generate(params, forced=forced))
         routing = routing_info(outcome.decision)
+        fmt = body.output_format or DEFAULT_FORMAT
+        encoded = await b64_images(outcome.response.images, fmt, body.output_compression, routing.tier)
         result = OpenAIImagesResponse(
             created=int(time.time()),
-            data=[OpenAIImage(b64_json=img.b64_png) for img in outcome.response.images],
+            data=[OpenAIImage(b64_json=b64) for b64 in encoded],
+            output_format=fmt,
             size="{}x{}".format(*outcome.size),
             routet2i=routing,
         )
-        return Response(result.model_dump_json(), media_type="application/json", headers=routing_headers(routing))
+        return Response(result.model_dump_json(), media_type=JSON_MEDIA, headers=routing_headers(routing))
 
     return router
 
 
 def _route_for_model(model: str | None, dispatcher: Dispatcher) -> str:
     """OpenAI's ``model`` as a ``route``: ``auto`` (or none), a tier's name, or a tier's model name."""
-    if model in (None, "", AUTO):
+    if model is None or model == AUTO:
         return AUTO
-    assert model is not None
     if model in dispatcher.tiers:
         return model
     by_model = {dispatcher.model_name(tier): tier for tier in dispatcher.tiers}

@@ -36,12 +36,22 @@ def build_router() -> APIRouter:
 
     @router.get("/readyz", responses={503: {"description": "Not ready (same body as 200)", "model": dict[str, Any]}})
     async def readyz(dispatcher: DispatcherDep) -> JSONResponse:
+        """200 when the router runs and a tier takes traffic. ``out_of_rotation`` names each tier
+        that does not, with its worker's own reason (its ``/readyz``: still loading, the error its
+        model failed with; or why it could not be asked); ``detail`` says the same in one line."""
         ready = dispatcher.ready
-        body = {
+        out = {tier: why for tier in dispatcher.tiers if (why := dispatcher.health.reason(tier)) is not None}
+        body: dict[str, Any] = {
             "status": "ready" if ready else "not ready",
             "router": dispatcher.router_running,
+            "out_of_rotation": out,
             "tiers": dispatcher.describe_tiers(),
         }
+        if not ready:
+            causes = [f"tier {tier}: {why}" for tier, why in out.items()]
+            if not dispatcher.router_running:
+                causes.insert(0, "the router is not running")
+            body["detail"] = "; ".join(causes) or "no tier takes traffic yet"
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get(

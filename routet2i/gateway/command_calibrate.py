@@ -10,6 +10,8 @@ computed with those metric weights (see ``routet2i route --weights``) and the ca
 them: it then applies to routers with the same weights only.
 
 Prompts: one a line, or JSON Lines with a ``prompt`` field. Use prompts like the live traffic.
+Without ``--budget`` the budgets are the training defaults (0.1 … 0.5) and the cloud share of the
+gateway's settings (``--config``, default configs/gateway.yaml), so the gateway finds its own.
 
 example:
   routet2i calibrate --checkpoint runs/router --prompts prompts.txt --budget 0.2 --budget 0.3
@@ -23,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from routet2i.cli_options import add_batch_size, add_device, add_threads, add_weights
+from routet2i.cli_options import add_batch_size, add_device, add_gateway_config, add_threads, add_weights
 
 HELP = "calibrate the routing threshold α of a checkpoint for cloud-share budgets"
 
@@ -37,10 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget",
         action="append",
         type=float,
-        required=True,
         metavar="SHARE",
-        help="cloud share in [0, 1] (repeatable)",
+        help="cloud share in [0, 1] (repeatable; default 0.1 … 0.5 and the gateway's cloud_share)",
     )
+    add_gateway_config(parser, use="is calibrated by default")
     add_weights(parser, of="PRŜ to calibrate for", default_text="the checkpoint's own; recorded")
     add_batch_size(parser, 64)
     add_device(parser, "cpu", auto=True)
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from routet2i.prompts import prompt_texts
     from routet2i.superiority import parse_metric_weights
 
-    budgets = [check_budget(b) for b in args.budget]
+    budgets = [check_budget(b) for b in (args.budget or default_budgets(args.config))]
     prompts = prompt_texts(args.prompts)
     weights = parse_metric_weights(args.weights)
     router = CheckpointPredictor(
@@ -90,3 +92,15 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def default_budgets(config: str | None) -> list[float]:
+    """The training's calibration budgets and the gateway settings' cloud share, ascending."""
+    from routet2i.gateway.settings import GatewaySettings
+    from routet2i.predictor.settings import CalibrationSettings
+
+    budgets = set(CalibrationSettings().budgets)
+    share = GatewaySettings.load(config).budget.cloud_share
+    if share is not None:
+        budgets.add(share)
+    return sorted(budgets)
