@@ -1,22 +1,36 @@
 """Typed settings: YAML files in ``configs/`` with environment overrides, validated on load.
 
 Every settings class of the project derives from :class:`YamlSettings`. Values come, highest
-priority first, from environment variables (``ROUTET2I_<FIELD>``, nested fields joined with
-``__``, e.g. ``ROUTET2I_BUDGET__CLOUD_SHARE=0.3``; the value ``null`` means None), then the YAML file, then the class defaults.
+priority first, from environment variables, then the YAML file, then the class defaults. Each
+service reads its own prefix, so one environment can hold the overrides of several services
+(``routet2i serve`` runs a gateway and two workers in one process):
+
+====================  ==============================  ==========================================
+settings class        prefix                          example
+====================  ==============================  ==========================================
+GatewaySettings       ``ROUTET2I_GATEWAY_``           ``ROUTET2I_GATEWAY_BUDGET__CLOUD_SHARE=0.3``
+WorkerSettings        ``ROUTET2I_WORKER_``            ``ROUTET2I_WORKER_DIFFUSERS__DEVICE=cuda:1``
+TrainingSettings      ``ROUTET2I_TRAIN_``             ``ROUTET2I_TRAIN_OPTIMISATION__LR=3e-4``
+====================  ==============================  ==========================================
+
+Nested fields are joined with ``__``; the value ``null`` means None. The old shared prefix
+(``ROUTET2I_<FIELD>``, :data:`LEGACY_ENV_PREFIX`) is still read, below the service's own prefix,
+for one release: each such variable logs a deprecation warning naming its new name.
 An invalid value fails at once with a :class:`~routet2i.errors.ConfigError` that names the field,
-the value and the file.
+the value, the variable it came from and the file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from routet2i.errors import ConfigError, Routet2iError
 
@@ -28,6 +42,17 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Where the rated datasets live unless ``ROUTET2I_DATA_DIR`` says otherwise (never copied in).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
+#: Environment variables of the process that are not settings overrides (no settings class reads
+#: them; a bench's child processes keep them): the rated-data folder, the router's ONNX cache.
+DATA_DIR_ENV = "ROUTET2I_DATA_DIR"
+ONNX_CACHE_ENV = "ROUTET2I_ONNX_CACHE"
+PROCESS_VARIABLES = (DATA_DIR_ENV, ONNX_CACHE_ENV)
+
+#: The prefix every service shared before each got its own (read, with a warning, for one release).
+LEGACY_ENV_PREFIX = "ROUTET2I_"
+
+log = logging.getLogger(__name__)
+
 S = TypeVar("S", bound="YamlSettings")
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,13 +63,42 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+def service_env_prefix(service: str) -> str:
+    """The environment prefix of one service: ``ROUTET2I_GATEWAY_`` for ``"gateway"``."""
+    return f"{LEGACY_ENV_PREFIX}{service.upper()}_"
+
+
+class LegacyEnvSource(EnvSettingsSource):
+    """The deprecated shared ``ROUTET2I_<FIELD>`` variables of the fields this class has; each
+    one read logs a warning naming the service's own variable."""
+
+    def __init__(self, settings_cls: type[BaseSettings], new_prefix: str) -> None:
+        super().__init__(settings_cls, env_prefix=LEGACY_ENV_PREFIX)
+        self.new_prefix = new_prefix
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        if data:
+            fields = tuple(f"{LEGACY_ENV_PREFIX}{name.upper()}" for name in data)
+            for name in sorted(os.environ):
+                upper = name.upper()
+                if any(upper == f or upper.startswith(f + "__") for f in fields):
+                    new = self.new_prefix + upper[len(LEGACY_ENV_PREFIX) :]
+                    log.warning("$%s is deprecated and read for one more release: name it $%s", name, new)
+        return data
+
+
 class YamlSettings(BaseSettings):
-    """Base of every top-level settings class. Load with :meth:`load`."""
+    """Base of every top-level settings class. Load with :meth:`load`.
+
+    A subclass sets its own prefix with ``model_config = SettingsConfigDict(env_prefix=
+    service_env_prefix("gateway"))``; with the bare :data:`LEGACY_ENV_PREFIX` nothing legacy is read.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="ROUTET2I_",
+        env_prefix=LEGACY_ENV_PREFIX,
         env_nested_delimiter="__",
-        env_parse_none_str="null",  # ROUTET2I_BUDGET__CLOUD_SHARE=null clears an optional field
+        env_parse_none_str="null",  # ROUTET2I_GATEWAY_BUDGET__CLOUD_SHARE=null clears an optional field
         extra="forbid",
         validate_default=True,
     )
@@ -61,8 +115,12 @@ class YamlSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The YAML file arrives as init kwargs; the environment must override it.
-        return env_settings, init_settings, file_secret_settings
+        # The YAML file arrives as init kwargs; the environment must override it, and the
+        # service's own variables the deprecated shared ones.
+        prefix = env_prefix_of(settings_cls)
+        if prefix == LEGACY_ENV_PREFIX:
+            return env_settings, init_settings, file_secret_settings
+        return env_settings, LegacyEnvSource(settings_cls, prefix), init_settings, file_secret_settings
 
     @classmethod
     def load(cls: type[S], path: str | Path | None = None, **overrides: Any) -> S:
@@ -108,6 +166,11 @@ def read_json_object(path: Path, *, error: type[Routet2iError] = ConfigError, la
     return data
 
 
+def env_prefix_of(cls: type[BaseModel]) -> str:
+    """The environment prefix a settings class reads ("" for a plain model)."""
+    return str(cls.model_config.get("env_prefix", "")) if issubclass(cls, BaseSettings) else ""
+
+
 def validate_or_explain(cls: type[M], data: dict[str, Any], source: str) -> M:
     """``cls.model_validate(data)``, turning a ValidationError into a ConfigError that names
     every bad field with its value and where it came from."""
@@ -116,22 +179,36 @@ def validate_or_explain(cls: type[M], data: dict[str, Any], source: str) -> M:
             return cls(**data)
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(explain_validation_error(exc, source)) from None
+        raise ConfigError(explain_validation_error(exc, source, env_prefix_of(cls))) from None
 
 
-def explain_validation_error(exc: ValidationError, source: str) -> str:
-    """One line a bad field: ``field 'budget.cloud_share' = 1.7: Input should be ≤ 1``."""
-    lines = [f"invalid settings ({source}; environment prefix ROUTET2I_):"]
+def explain_validation_error(exc: ValidationError, source: str, prefix: str = LEGACY_ENV_PREFIX) -> str:
+    """One line a bad field: ``field 'budget.cloud_share' = 1.7: Input should be ≤ 1``, with
+    the environment variable it came from when there is one (``prefix`` or the legacy one)."""
+    lines = [f"invalid settings ({source}; environment prefix {prefix or LEGACY_ENV_PREFIX}):"]
     for err in exc.errors():
         field = ".".join(str(part) for part in err["loc"]) or "<root>"
-        env_name = "ROUTET2I_" + "__".join(str(p).upper() for p in err["loc"])
         value = err.get("input")
-        where = f" (from ${env_name})" if env_name in os.environ else ""
-        lines.append(f"  field '{field}' = {value!r}{where}: {err['msg']}")
+        lines.append(f"  field '{field}' = {value!r}{_env_origin(err['loc'], prefix)}: {err['msg']}")
     return "\n".join(lines)
+
+
+def _env_origin(loc: tuple[int | str, ...], prefix: str) -> str:
+    """`` (from $NAME)`` for the variable that set the field at ``loc`` (or a block above it)."""
+    parts = [str(p).upper() for p in loc]
+    for depth in range(len(parts), 0, -1):
+        tail = "__".join(parts[:depth])
+        if prefix and prefix + tail in os.environ:
+            return f" (from ${prefix}{tail})"
+        legacy = LEGACY_ENV_PREFIX + tail
+        if legacy in os.environ and prefix != LEGACY_ENV_PREFIX:
+            return f" (from ${legacy}, a deprecated name every service reads: use ${prefix}{tail})"
+        if legacy in os.environ:
+            return f" (from ${legacy})"
+    return ""
 
 
 def data_dir() -> Path:
     """The rated-data folder: ``$ROUTET2I_DATA_DIR`` or ``../shared/data`` beside the checkout."""
-    env = os.environ.get("ROUTET2I_DATA_DIR")
+    env = os.environ.get(DATA_DIR_ENV)
     return Path(env) if env else DEFAULT_DATA_DIR

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the router's ONNX exports (the gateway's default backend) go to this session's temp folder, not ~/.cache
+os.environ.setdefault("ROUTET2I_ONNX_CACHE", tempfile.mkdtemp(prefix="routet2i-onnx-"))
 
 import logging
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 
 from routet2i.config import data_dir
+from routet2i.logs import QUIET_LIBRARIES, SELF_LOGGING_LIBRARIES
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +48,13 @@ def tiny_router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_router(root / "checkpoint", root / "encoder")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restored_logging() -> Iterator[None]:
-    """Give the next test the logging this one had: ``configure_logging`` (run by ``routet2i
-    worker`` / ``gateway`` in-process, and by the log tests) rewires the root and uvicorn loggers."""
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")]
+    """Give the next test the logging this one had: ``configure_logging`` (run by every
+    in-process ``routet2i`` command, and by the log tests) rewires the root, uvicorn's and the
+    libraries' loggers. Autouse: any test may run a command."""
+    names = {"", "uvicorn", "uvicorn.error", "uvicorn.access", *QUIET_LIBRARIES, *SELF_LOGGING_LIBRARIES}
+    loggers = [logging.getLogger(name) for name in sorted(names)]
     saved = [(lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
     yield
     for logger, (handlers, level, propagate, disabled) in zip(loggers, saved, strict=True):

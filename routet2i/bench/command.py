@@ -1,8 +1,8 @@
 """Benchmarks and reliability checks, on this machine, all traffic on 127.0.0.1.
 
-    routet2i bench router    [--checkpoint DIR] [--single 300] [--batches 20] [--threads 1,2]
+    routet2i bench router    [--checkpoint DIR] [--single 300] [--batches 20] [--threads 1,2] [--backends torch,onnx]
     routet2i bench worker    [--config YAML | --model ID] [--requests 32] [--threads 1]
-    routet2i bench overhead  [--checkpoint DIR] [--requests 300]
+    routet2i bench overhead  [--checkpoint DIR] [--requests 300] [--litellm VENV] [--repeats 3]
     routet2i bench load      [--clients 200] [--duration 60] [--warmup 5]
     routet2i bench faults    [--clients 50] [--duration 20] [--scenario kill|slow|garbage ...]
     routet2i bench fuzz      [--target gateway|worker|both] [--max-examples 100]
@@ -58,6 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--batches", type=int, default=20, help="batches to time (default 20)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", default="1,2", help="torch thread counts to try (default 1,2)")
+    p.add_argument(
+        "--backends",
+        default="torch,int8,onnx,onnx-int8",
+        help="router backends to compare, one thread each (default: all; empty: none)",
+    )
+    p.add_argument(
+        "--agreement",
+        type=int,
+        help="prompts the backends' PRŜ and tiers are compared on (default: the whole prompts file with "
+        "--checkpoint, the timed prompts without)",
+    )
 
     p = sub.add_parser("worker", help="a worker's images per second, batching on vs off")
     p.add_argument("--out", type=Path, help="also write the figures here as JSON")
@@ -80,6 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="also write the figures here as JSON")
     p.add_argument("--checkpoint", type=Path, help="router checkpoint (default: packaged, else an untrained one)")
     p.add_argument("--requests", type=int, default=300, help="requests per measurement (default 300)")
+    p.add_argument(
+        "--litellm",
+        type=Path,
+        metavar="PATH",
+        help="a venv with `pip install 'litellm[proxy]'` (or its litellm command): compare on the images API",
+    )
+    p.add_argument("--repeats", type=int, default=3, help="rounds of the LiteLLM comparison; medians (default 3)")
 
     p = sub.add_parser("load", help="N concurrent clients for T seconds against the gateway")
     p.add_argument("--out", type=Path, help="also write the figures here as JSON")
@@ -147,6 +165,8 @@ def _run_suite(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any],
             batches=args.batches,
             batch_size=args.batch_size,
             threads=tuple(int(t) for t in args.threads.split(",")),
+            backends=tuple(b for b in args.backends.split(",") if b),
+            agreement=args.agreement,
         )
         return r, format_router(r)
     if args.suite == "worker":
@@ -172,7 +192,9 @@ def _run_suite(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any],
     if args.suite == "overhead":
         from routet2i.bench.overhead import format_overhead, run_overhead_bench
 
-        r = run_overhead_bench(checkpoint=args.checkpoint, requests=args.requests)
+        r = run_overhead_bench(
+            checkpoint=args.checkpoint, requests=args.requests, litellm=args.litellm, repeats=args.repeats
+        )
         return r, format_overhead(r)
 
     from routet2i.bench.processes import machine

@@ -1,6 +1,7 @@
 """A stand-in for a worker that injects faults: the benches' *fault worker*.
 
-It speaks the worker API. ``POST /v1/generate`` is forwarded to a real worker (``--upstream``),
+It speaks the worker API (and, for proxies that speak the OpenAI Images API, answers
+``POST /v1/images/generations`` at once with the fixed PNG). ``POST /v1/generate`` is forwarded to a real worker (``--upstream``),
 or, without one, answered at once with a fixed 8x8 PNG (the *fast worker* that isolates the
 gateway's own overhead). Health checks (``/readyz``, ``/healthz``) always answer truthfully, so a
 faulty worker looks alive, as real faulty workers do. The fault mode is changed at run time:
@@ -133,8 +134,15 @@ def create_app(upstream: str | None) -> Any:
     async def metrics(request: Request) -> Response:
         return await forward(request, b"") if client is not None else Response(b"", media_type="text/plain")
 
+    async def images(request: Request) -> Response:
+        """An instant OpenAI-Images-API answer (``b64_json``), for proxies that speak that API."""
+        body = json.loads(await request.body() or b"{}")
+        n = int(body.get("n", 1))
+        return JSONResponse({"created": 0, "data": [{"b64_json": png_b64} for _ in range(n)]})
+
     routes = [
         Route("/v1/generate", generate, methods=["POST"]),
+        Route("/v1/images/generations", images, methods=["POST"]),
         Route("/readyz", probe, methods=["GET"]),
         Route("/healthz", probe, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

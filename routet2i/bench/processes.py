@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from routet2i.config import PROCESS_VARIABLES
 from routet2i.errors import Routet2iError
 
 
@@ -33,8 +34,9 @@ def free_port() -> int:
 def child_env(threads: int = 1) -> dict[str, str]:
     """The environment of every child: offline, ``threads`` OpenMP threads (several torch
     processes spinning on a few shared cores run many times slower otherwise), and none of the
-    caller's ``ROUTET2I_*`` overrides (the bench writes the whole config), except the data dir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTET2I_") or k == "ROUTET2I_DATA_DIR"}
+    caller's ``ROUTET2I_*`` settings overrides (the bench writes the whole config), but the
+    process variables (:data:`routet2i.config.PROCESS_VARIABLES`: data dir, ONNX cache)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTET2I_") or k in PROCESS_VARIABLES}
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

@@ -5,6 +5,19 @@ the same run (same prompts, interleaved) the encoder alone, the predictor on the
 and the whole :meth:`~routet2i.predictor.inference.CheckpointPredictor.predict` call (the predictor port). Without a checkpoint it
 builds an untrained predictor with the architecture of ``configs/training.yaml`` and
 ``n_metrics`` experts (the paper has 10): the cost does not depend on the weights.
+
+Then, per router backend (:mod:`routet2i.predictor.backends`), side by side with one torch thread
+and one ONNX Runtime thread (one CPU core), interleaved prompt by prompt and batch by batch:
+
+- latency of one ``predict([prompt])`` at concurrency 1 on typical prompts (at most
+  :data:`TYPICAL_TOKENS` tokens, special tokens included), p50 / p95;
+- batched prompts/s: ``predict`` on batches of ``batch_size`` consecutive prompts; the row
+  ``torch, one pass`` runs each batch as one forward pass padded to its longest prompt, as the
+  router did before length buckets (the baseline of the ratios);
+- agreement with ``torch`` on every prompt (PartiPrompts by default): Spearman ρ of PRŜ, the
+  largest |ΔPRŜ|, and the share of prompts whose tier (cloud iff PRŜ < α) is the same at the
+  budgets :data:`BUDGETS`, α from the checkpoint's calibration (or, uncalibrated, the budget's
+  quantile of the torch PRŜ); every prompt of the file for a trained checkpoint.
 """
 
 from __future__ import annotations
@@ -15,11 +28,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from routet2i.bench.stats import summary
+from routet2i.bench.stats import percentile, summary
+from routet2i.predictor.backends import BACKENDS
+
+#: A typical prompt has at most this many tokens (the issue's figure: "≤ 30 tokens").
+TYPICAL_TOKENS = 30
+#: Cloud-share budgets at which decisions are compared.
+BUDGETS = (0.1, 0.2, 0.3, 0.4, 0.5)
+#: The baseline row of the batched figures: torch, each batch in one pass (no length buckets).
+ONE_PASS = "torch, one pass"
 
 
 def load_prompts(path: Path | None, n: int) -> list[str]:
-    """``n`` prompts (cycled): from ``path``, else PartiPrompts in the data folder, else generated."""
+    """``n`` prompts (cycled; 0: each prompt once): from ``path``, else PartiPrompts in the data
+    folder, else generated."""
     from routet2i.config import data_dir
     from routet2i.prompts import prompt_texts
 
@@ -29,7 +51,9 @@ def load_prompts(path: Path | None, n: int) -> list[str]:
     elif parti.is_file():
         prompts = prompt_texts(parti)
     else:
-        prompts = [f"a photo of {i % 7 + 1} red cubes on a table in a garden, style {i}" for i in range(n)]
+        prompts = [f"a photo of {i % 7 + 1} red cubes on a table in a garden, style {i}" for i in range(n or 100)]
+    if n == 0:
+        return list(dict.fromkeys(prompts))
     return [prompts[i % len(prompts)] for i in range(n)]
 
 
@@ -97,8 +121,11 @@ def run_router_bench(
     batches: int = 20,
     batch_size: int = 64,
     threads: tuple[int, ...] = (1, 2),
+    backends: tuple[str, ...] = BACKENDS,
+    agreement: int | None = None,
 ) -> dict[str, Any]:
-    """The router suite; returns the figures (a JSON-able dict)."""
+    """The router suite; returns the figures (a JSON-able dict). ``agreement``: prompts scored
+    for the agreement figures (see :func:`agreement_set`)."""
     import torch
 
     from routet2i.encoders.loading import load_encoder
@@ -135,8 +162,125 @@ def run_router_bench(
                         "predictor_over_encoder": figures["predictor_ms"]["p50"] / figures["encoder_ms"]["p50"],
                     }
                 )
+        if backends:
+            results["backends"] = compare_backends(
+                router,
+                backends,
+                prompts,
+                single,
+                batches,
+                batch_size,
+                Path(tmp) / "onnx",
+                agreement_set(prompts_file, prompts, agreement, trained=checkpoint is not None),
+            )
         results["load_average_after"] = os.getloadavg()
     return results
+
+
+def agreement_set(path: Path | None, timed: list[str], n: int | None, *, trained: bool) -> list[str]:
+    """The prompts the backends are compared on: the first ``n`` distinct prompts of the file; by
+    default all of them for a trained checkpoint, and only the timed ones for the untrained
+    stand-in (whose PRŜ mean nothing, so a quick run stays quick)."""
+    pool = load_prompts(path, 0) if trained or n is not None else list(dict.fromkeys(timed))
+    return pool if n is None else pool[:n]
+
+
+def typical_prompts(router: Any, prompts: list[str], n: int) -> list[str]:
+    """``n`` prompts (cycled) of at most :data:`TYPICAL_TOKENS` tokens."""
+    short = [p for p in dict.fromkeys(prompts) if len(router.encoder.tokens(p)) <= TYPICAL_TOKENS] or prompts
+    return [short[i % len(short)] for i in range(n)]
+
+
+def compare_backends(
+    reference: Any,
+    backends: tuple[str, ...],
+    prompts: list[str],
+    single: int,
+    batches: int,
+    batch_size: int,
+    onnx_cache: Path,
+    agreement_prompts: list[str] | None = None,
+) -> dict[str, Any]:
+    """The per-backend figures (see the module docstring), one thread each; ``reference``: the
+    torch router of the suite (its checkpoint, encoder and calibration are shared)."""
+    import numpy as np
+    import torch
+    from scipy.stats import spearmanr
+
+    from routet2i.predictor.inference import CheckpointPredictor
+
+    torch.set_num_threads(1)
+    routers: dict[str, Any] = {}
+    load_s: dict[str, float] = {}
+    for name in backends:
+        t0 = time.perf_counter()
+        routers[name] = CheckpointPredictor(
+            reference.path,
+            encoder=reference.encoder,
+            batch_size=batch_size,
+            num_threads=1,
+            backend=name,
+            onnx_cache=onnx_cache,
+        )
+        load_s[name] = time.perf_counter() - t0
+    typical = typical_prompts(reference, prompts, single)
+    single_ms: dict[str, list[float]] = {name: [] for name in routers}
+    for p in typical[:3]:
+        for r in routers.values():
+            r.predict([p])
+    for p in typical:
+        for name, r in routers.items():
+            t0 = time.perf_counter()
+            r.predict([p])
+            single_ms[name].append(1000 * (time.perf_counter() - t0))
+    calls: dict[str, Any] = {name: r.predict for name, r in routers.items()}
+    if "torch" in routers:
+        calls = {ONE_PASS: routers["torch"].runtime.run, **calls}
+    groups = [prompts[i : i + batch_size] for i in range(0, len(prompts), batch_size)][:batches]
+    batch_s: dict[str, float] = dict.fromkeys(calls, 0.0)
+    for g in groups:
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            call(g)
+            batch_s[name] += time.perf_counter() - t0
+    n_batched = sum(len(g) for g in groups)
+    everything = list(dict.fromkeys(agreement_prompts or prompts))
+    want = reference.scores(everything)[0] if "torch" not in routers else routers["torch"].scores(everything)[0]
+    alphas = {
+        b: (reference.calibrated_threshold(b) if reference.calibration is not None else float(np.quantile(want, b)))
+        for b in BUDGETS
+    }
+    rows: list[dict[str, Any]] = []
+    for name in calls:
+        row: dict[str, Any] = {"backend": name, "prompts_per_s": n_batched / batch_s[name] if batch_s[name] else 0.0}
+        if name in routers:
+            got = routers[name].scores(everything)[0]
+            ms = single_ms[name]
+            row.update(
+                load_s=load_s[name],
+                single_ms={"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "count": len(ms)},
+                spearman=float(spearmanr(want, got).statistic),
+                max_abs_diff=float(np.max(np.abs(got - want))),
+                agreement={str(b): float(np.mean((got < a) == (want < a))) for b, a in alphas.items()},
+            )
+        rows.append(row)
+    base = next((r for r in rows if r["backend"] == ONE_PASS), None)
+    ref_row = next((r for r in rows if r["backend"] == "torch"), None)
+    for row in rows:
+        if base is not None and base["prompts_per_s"]:
+            row["throughput_ratio"] = row["prompts_per_s"] / base["prompts_per_s"]
+        if ref_row is not None and "single_ms" in row:
+            row["latency_ratio"] = row["single_ms"]["p50"] / ref_row["single_ms"]["p50"]
+    return {
+        "typical_max_tokens": TYPICAL_TOKENS,
+        "single_calls": len(typical),
+        "batched_prompts": n_batched,
+        "batch_size": batch_size,
+        "agreement_prompts": len(everything),
+        "thresholds": {str(b): a for b, a in alphas.items()},
+        "threshold_source": "calibration" if reference.calibration is not None else "torch PRŜ quantiles",
+        "rows": rows,
+    }
 
 
 def format_router(results: dict[str, Any]) -> str:
@@ -155,4 +299,32 @@ def format_router(results: dict[str, Any]) -> str:
             f"| {d['p50']:.2f} / {d['p90']:.2f} | {100 * run['predictor_over_encoder']:.1f} % "
             f"| {run['decisions_per_s']:.0f} |"
         )
+    if "backends" in results:
+        lines += ["", *format_backends(results["backends"])]
     return "\n".join(lines)
+
+
+def format_backends(figures: dict[str, Any]) -> list[str]:
+    """The per-backend figures as a markdown table."""
+    budgets = list(figures["thresholds"])
+    lines = [
+        f"backends, 1 thread each: {figures['single_calls']} single calls on prompts of ≤ {figures['typical_max_tokens']} "
+        f"tokens; {figures['batched_prompts']} prompts in batches of {figures['batch_size']}; agreement with torch on "
+        f"{figures['agreement_prompts']} prompts, α from the {figures['threshold_source']}",
+        "| backend | single ms (p50 / p95) | p50 / torch | batched prompts/s | / torch one pass | Spearman ρ "
+        "| max abs ΔPRŜ | same tier at budgets " + " / ".join(budgets) + " | load s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in figures["rows"]:
+        ratio = f"{row['throughput_ratio']:.2f}×" if "throughput_ratio" in row else ""
+        if "single_ms" not in row:
+            lines.append(f"| {row['backend']} | | | {row['prompts_per_s']:.0f} | {ratio} | | | | |")
+            continue
+        ms = row["single_ms"]
+        agree = " / ".join(f"{100 * row['agreement'][b]:.1f}" for b in budgets)
+        lines.append(
+            f"| {row['backend']} | {ms['p50']:.2f} / {ms['p95']:.2f} | {row.get('latency_ratio', float('nan')):.2f} "
+            f"| {row['prompts_per_s']:.0f} | {ratio} | {row['spearman']:.4f} | {row['max_abs_diff']:.2g} "
+            f"| {agree} % | {row['load_s']:.1f} |"
+        )
+    return lines

@@ -15,6 +15,7 @@ import torch
 
 from routet2i.encoders.base import Encoding, TextEncoder, mean_pool, require_prompts, zero_padding
 from routet2i.errors import ConfigError
+from routet2i.logs import adopt_library_loggers
 
 Pooling = Literal["model", "mean"]
 
@@ -48,6 +49,8 @@ class HFTextEncoder(TextEncoder):
     ) -> None:
         from transformers import AutoModel
 
+        adopt_library_loggers()
+
         self.spec = spec
         self.device = device
         self.pooling = pooling
@@ -77,17 +80,30 @@ class HFTextEncoder(TextEncoder):
         self.max_tokens = min(limits)
 
     def _tokenize(self, prompts: list[str]) -> Any:
+        # padding="longest": a batch is padded to its own longest prompt, never to max_tokens
         return self.tokenizer(
             prompts, padding="longest", truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
 
-    def encode(self, prompts: Sequence[str]) -> Encoding:
+    def token_ids(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input ids (B, n) int64, attention mask (B, n) int64) of ``prompts``, truncated and
+        right-padded to the batch's longest prompt (n ≤ ``max_tokens``), on the CPU."""
         batch = self._tokenize(require_prompts(prompts))
-        ids = batch["input_ids"].to(self.device)
-        mask = batch["attention_mask"].to(self.device).bool()
+        return batch["input_ids"], batch["attention_mask"]
+
+    def states_from_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """(token states (B, n, d) float32 with padding zeroed, the model's raw output) for token
+        ids and a 0/1 mask on ``self.device``: the forward pass :meth:`encode` runs, and what the
+        ONNX export of the router traces (:mod:`routet2i.predictor.onnx_export`)."""
+        out = self.model(input_ids=ids, attention_mask=mask.long())
+        return zero_padding(out.last_hidden_state.float(), mask.bool()), out
+
+    def encode(self, prompts: Sequence[str]) -> Encoding:
+        ids, attention = self.token_ids(prompts)
+        ids = ids.to(self.device)
+        mask = attention.to(self.device).bool()
         with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=mask.long())
-            states = zero_padding(out.last_hidden_state.float(), mask)
+            states, out = self.states_from_ids(ids, mask)
             pooled: torch.Tensor | None
             if self.pooling == "mean":
                 pooled = mean_pool(states, mask)
@@ -103,6 +119,8 @@ class HFTextEncoder(TextEncoder):
 
 def _load_tokenizer(source: str, subfolder: str | None, spec: str) -> Any:
     from transformers import AutoTokenizer
+
+    adopt_library_loggers()
 
     errors: list[str] = []
     local = Path(source).is_dir()

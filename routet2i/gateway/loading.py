@@ -13,7 +13,7 @@ from routet2i.routing.reload import PredictorLoader
 
 def product_loader(settings: GatewaySettings) -> PredictorLoader:
     """A :class:`~routet2i.predictor.inference.CheckpointPredictor` with the gateway's device,
-    batch size and metric weights, for a checkpoint folder (None: the packaged default)."""
+    backend, batch size and metric weights, for a checkpoint folder (None: the packaged default)."""
 
     def load(checkpoint: Path | None) -> PredictorPort:
         from routet2i.predictor.inference import CheckpointPredictor
@@ -23,6 +23,7 @@ def product_loader(settings: GatewaySettings) -> PredictorLoader:
             device=settings.router.device,
             batch_size=settings.router.max_batch,
             metric_weights=settings.router.metric_weights,
+            backend=settings.router.backend,
         )
         predictor.warn_if_uncalibrated()
         return predictor

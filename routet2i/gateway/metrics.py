@@ -2,7 +2,8 @@
 
 Names (all prefixed ``routet2i_gateway_``): ``requests_total{endpoint,tier,status}``,
 ``router_latency_seconds`` (queue + encode + predict, per request), ``router_batch_size``,
-``router_batch_seconds``, ``prs`` (histogram of PRŜ), ``decisions_total{tier,reason}``,
+``router_batch_seconds``, ``router_cache_lookups_total{result}`` (``hit`` | ``miss``: prompts found in
+the prediction cache or run through the model; hit rate = hit / (hit + miss)), ``prs`` (histogram of PRŜ), ``decisions_total{tier,reason}``,
 ``fallbacks_total{from_tier,to_tier,cause}``, ``worker_latency_seconds{tier}``,
 ``worker_errors_total{tier,type}``, ``tier_up{tier}``, and the budget gauges
 ``cloud_share_realised``, ``cloud_share_target``, ``threshold``, ``budget_cloud_left``,
@@ -53,6 +54,11 @@ class GatewayMetrics:
         self.router_batch_seconds = Histogram(
             p + "router_batch_seconds", "Model time per router batch", buckets=_LATENCY_BUCKETS, registry=r
         )
+        self.router_cache = Counter(
+            p + "router_cache_lookups_total", "Prompts looked up in the prediction cache", ["result"], registry=r
+        )
+        for result in ("hit", "miss"):
+            self.router_cache.labels(result)
         self.router_errors = Counter(
             p + "router_errors_total", "Router failures (request sent to the edge)", registry=r
         )
@@ -100,6 +106,12 @@ class GatewayMetrics:
         for p in predictions:
             if p is not None:
                 self.prs.observe(p.prs)
+
+    def cache_looked_up(self, hits: int, misses: int) -> None:
+        if hits:
+            self.router_cache.labels("hit").inc(hits)
+        if misses:
+            self.router_cache.labels("miss").inc(misses)
 
     def batch_ran(self, prompts: int, requests: int, seconds: float) -> None:
         self.router_batch_size.observe(prompts)

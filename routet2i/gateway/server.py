@@ -1,8 +1,13 @@
-"""Running an app under uvicorn for the ``gateway`` and ``serve`` commands."""
+"""Running an app under uvicorn for the ``gateway`` and ``serve`` commands.
+
+The event loop is uvicorn's ``loop="auto"`` choice (uvloop when installed, as with
+``uvicorn[standard]``, else asyncio) and the HTTP parser ``http="auto"`` (httptools when
+installed): :func:`serve` runs the server through :meth:`uvicorn.Server.run`, whose loop factory
+applies that choice (a bare ``asyncio.run`` would always take asyncio's default loop).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from types import FrameType
 
@@ -22,12 +27,14 @@ def serve(app: FastAPI, *, host: str, port: int, graceful_shutdown_s: float, log
         access_log=False,  # the gateway writes its own access log, with the request id
         timeout_graceful_shutdown=max(1, round(graceful_shutdown_s)),
         lifespan="on",
+        loop="auto",
+        http="auto",
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it; SIGTERM is the normal way to stop a service.
     previous = signal.signal(signal.SIGTERM, _absorb)
     try:
-        asyncio.run(server.serve())
+        server.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
 

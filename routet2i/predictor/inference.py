@@ -15,9 +15,13 @@ alignment alone. The predictor's D̂ do not depend on w, so no retraining is nee
 calibration only applies to the weights it was made with: with other weights the predictor is
 uncalibrated until ``routet2i calibrate --weights …`` is run.
 
+Backends (:mod:`routet2i.predictor.backends`): ``torch`` (fp32, the reference and the default
+here, for training, calibration and evaluation), ``int8``, ``onnx`` and ``onnx-int8`` (CPU; the
+gateway's ``router.backend`` picks one, by default the fastest that keeps decisions unchanged).
+
 Thread safety: every public method may be called from any thread (typically one dedicated worker
 thread of the gateway); a lock serialises the forward passes. Inference runs under
-``torch.inference_mode``; nothing is trained.
+``torch.inference_mode`` or in ONNX Runtime; nothing is trained.
 """
 
 from __future__ import annotations
@@ -30,21 +34,36 @@ from typing import Any
 
 import numpy as np
 
-from routet2i.encoders.base import TextEncoder, mean_pool
+from routet2i.encoders.base import TextEncoder
 from routet2i.errors import CheckpointError, ConfigError
+from routet2i.predictor.backends import Backend, parse_backend
 from routet2i.predictor.calibration import Calibration
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
 from routet2i.predictor.correction import Correction
+from routet2i.predictor.runtime import Runtime
 from routet2i.superiority import FloatArray, weights_for
 from routet2i.types import Prediction
 
 log = logging.getLogger("routet2i.predictor")
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; anything else as given."""
+#: Most prompts in one forward pass. Prompts are sorted by length (characters) and run in passes
+#: of at most this many (and ``batch_size``), each padded to its own longest prompt: a batch of 64
+#: PartiPrompts in passes of 8–16 ran 1.5–2× faster than in one pass padded to its longest
+#: (docs/PERFORMANCE.md); a pass of 16 short prompts costs little more than 8 single ones.
+PASS_PROMPTS = 16
+
+#: Backends that run on the CPU only (``auto`` resolves to ``cpu`` for them).
+CPU_ONLY_BACKENDS: frozenset[Backend] = frozenset({"int8", "onnx", "onnx-int8"})
+
+
+def resolve_device(device: str, backend: Backend = "torch") -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu`` (always ``cpu`` for a CPU-only
+    backend); anything else as given."""
     if device != "auto":
         return device
+    if backend in CPU_ONLY_BACKENDS:
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -81,10 +100,15 @@ class CheckpointPredictor:
 
     ``checkpoint``: the folder (None: the packaged default). ``device``: torch device for encoder
     and predictor (``auto``: cuda when there is one). ``encoder``: an already loaded encoder to
-    reuse (its spec must equal the checkpoint's). ``batch_size``: prompts per forward pass. ``num_threads``: if given, set torch's
+    reuse (its spec must equal the checkpoint's). ``batch_size``: most prompts per forward pass (and
+    at most :data:`PASS_PROMPTS`; a call's prompts are sorted by length into passes). ``num_threads``: if given, set torch's
     intra-op thread count (process-wide!) — 1 gives the lowest single-prompt latency on a busy
-    CPU host (docs/ROUTER.md has the figures). ``metric_weights``: route for these metric
-    weights instead of the checkpoint's (see the module docstring).
+    CPU host (docs/ROUTER.md has the figures); the ONNX backends use as many ONNX Runtime
+    threads (torch's current count when not given). ``metric_weights``: route for these metric
+    weights instead of the checkpoint's (see the module docstring). ``backend``: how encoder and
+    predictor run (:mod:`routet2i.predictor.backends`); an unknown name, or a CPU-only backend on
+    another device, is a :class:`ConfigError`. ``onnx_cache``: where ONNX exports are kept
+    (default :func:`routet2i.predictor.onnx_export.cache_dir`).
     """
 
     def __init__(
@@ -96,16 +120,27 @@ class CheckpointPredictor:
         batch_size: int = 64,
         num_threads: int | None = None,
         metric_weights: Mapping[str, float] | None = None,
+        backend: Backend | str = "torch",
+        onnx_cache: Path | None = None,
     ) -> None:
         from routet2i.encoders.loading import load_encoder
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        try:
+            self.backend: Backend = parse_backend(backend)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if num_threads is not None:
             import torch
 
             torch.set_num_threads(num_threads)
-        device = resolve_device(device)
+        device = resolve_device(device, self.backend)
+        if self.backend in CPU_ONLY_BACKENDS and device != "cpu":
+            raise ConfigError(
+                f"router backend {self.backend!r} runs on the CPU, not on {device!r}: set the device to cpu "
+                "(or auto), or use backend 'torch'"
+            )
         path = resolve_checkpoint(checkpoint)
         loaded = load_checkpoint(path, encoder=encoder.spec if encoder is not None else None, device=device)
         self.path = path
@@ -146,7 +181,43 @@ class CheckpointPredictor:
             if self.meta.correction is None
             else Correction.from_dict(self.meta.correction, dim=self.encoder.dim, source=f"{path}: correction")
         )
+        #: One forward pass of the backend (no length buckets, no lock): ``runtime.run(prompts)``.
+        self.runtime: Runtime = self._build_runtime(num_threads, onnx_cache)
         self._lock = threading.Lock()
+
+    def _build_runtime(self, num_threads: int | None, onnx_cache: Path | None) -> Runtime:
+        from routet2i.predictor.runtime import TorchRuntime
+
+        with_embedding = self.correction is not None
+        if self.backend == "torch":
+            return TorchRuntime(self.encoder, self.model, self.device, with_embedding)
+        from routet2i.encoders.hf import HFTextEncoder
+
+        if not isinstance(self.encoder, HFTextEncoder):
+            raise ConfigError(
+                f"router backend {self.backend!r} supports the minilm and hf: encoders, not {self.meta.encoder!r}; "
+                "use backend 'torch'"
+            )
+        if self.backend == "int8":
+            from routet2i.encoders.quantised import int8_copy
+
+            return TorchRuntime(int8_copy(self.encoder), self.model, self.device, with_embedding)
+        import torch
+
+        from routet2i.predictor.onnx_export import exported_router
+        from routet2i.predictor.onnx_runtime import OnnxRuntime
+
+        try:
+            graph = exported_router(
+                self.encoder, self.model, self.backend, with_embedding=with_embedding, directory=onnx_cache
+            )
+        except ImportError as exc:
+            raise ConfigError(
+                f"router backend {self.backend!r} needs onnx and onnxruntime, dependencies of routet2i ({exc}); "
+                "reinstall routet2i (pip install -e .) or use backend 'torch'"
+            ) from None
+        threads = num_threads if num_threads is not None else torch.get_num_threads()
+        return OnnxRuntime(graph, self.encoder, self.model, with_embedding=with_embedding, num_threads=threads)
 
     @property
     def metrics(self) -> list[str]:
@@ -181,30 +252,32 @@ class CheckpointPredictor:
     def scores(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """(PRŜ (P,), D̂ (P, N) or None for a single-PRS-head checkpoint). A checkpoint with a
         learned correction serves the corrected PRŜ (:mod:`routet2i.predictor.correction`)."""
-        import torch
-
-        from routet2i.predictor.prompt_features import prompt_feature_tensor
-
-        cues = self.model.config.prompt_features
         items = list(prompts)
         if not items:
             return np.zeros(0), None
+        # length buckets: similar lengths in one forward pass, so a pass pads little
+        order = sorted(range(len(items)), key=lambda i: len(items[i])) if len(items) > 1 else None
+        ordered = items if order is None else [items[i] for i in order]
+        step = min(self.batch_size, PASS_PROMPTS)
         prs: list[np.ndarray] = []
         d_hat: list[np.ndarray] = []
-        with self._lock, torch.inference_mode():
-            for s in range(0, len(items), self.batch_size):
-                chunk = items[s : s + self.batch_size]
-                enc = self.encoder.encode(chunk)
-                feats = prompt_feature_tensor(chunk, cues).to(self.device) if cues else None
-                out = self.model(enc.states.to(self.device), enc.mask.to(self.device), feats)
-                chunk_prs = out.prs.double().cpu().numpy()
+        with self._lock:
+            for s in range(0, len(ordered), step):
+                out = self.runtime.run(ordered[s : s + step])
+                chunk_prs = out.prs
                 if self.correction is not None:
-                    pooled = torch.nn.functional.normalize(mean_pool(enc.states, enc.mask), dim=-1)
-                    chunk_prs = self.correction.corrected_prs(chunk_prs, pooled.double().cpu().numpy())
+                    assert out.embedding is not None
+                    chunk_prs = self.correction.corrected_prs(chunk_prs, out.embedding)
                 prs.append(chunk_prs)
                 if out.d_hat is not None:
-                    d_hat.append(out.d_hat.double().cpu().numpy())
-        return np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
+                    d_hat.append(out.d_hat)
+        all_prs, all_d = np.concatenate(prs), (np.concatenate(d_hat) if d_hat else None)
+        if order is not None:
+            back = np.empty(len(order), dtype=np.intp)
+            back[order] = np.arange(len(order))
+            all_prs = all_prs[back]
+            all_d = None if all_d is None else all_d[back]
+        return all_prs, all_d
 
     # ----------------------------------------------------------------------------- the predictor port
     def predict(self, prompts: Sequence[str]) -> list[Prediction]:
@@ -225,7 +298,7 @@ class CheckpointPredictor:
         return self.calibration.threshold_for_budget(cloud_share)
 
     def describe(self) -> dict[str, Any]:
-        """What the checkpoint is: folder, encoder, metrics and weights, training data, device."""
+        """What the checkpoint is: folder, encoder, metrics and weights, training data, device, backend."""
         meta = self.meta
         calibration = self.calibration
         training = meta.training
@@ -241,6 +314,7 @@ class CheckpointPredictor:
             if calibration is None
             else {"prompts_id": calibration.prompts_id, "n_prompts": calibration.n_prompts},
             "device": self.device,
+            "backend": self.backend,
         }
 
     def warn_if_uncalibrated(self) -> None:

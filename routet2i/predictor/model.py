@@ -127,10 +127,10 @@ class KeyTokenPredictor(nn.Module):
         real = mask.bool()
         x = states.float()
         if cfg.normalise_tokens:
-            x = F.layer_norm(x, (d,))
+            x = F.layer_norm(x, (cfg.d_model,))  # the config's d (= d, checked): a constant for the ONNX export
         x = torch.where(real.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
 
-        logits = torch.einsum("bnd,ed->ben", x, self.expert_embeddings) / math.sqrt(d)  # (B, N, n)
+        logits = torch.einsum("bnd,ed->ben", x, self.expert_embeddings) / math.sqrt(cfg.d_model)  # (B, N, n)
         pad = ~real.unsqueeze(1)
         # log-affinity up to a per-expert constant: the ranking score of each token
         log_aff = logits if cfg.affinity_softmax == "tokens" else torch.log_softmax(logits, dim=1)

@@ -27,8 +27,13 @@ def cue_problem(names: Sequence[str]) -> str | None:
     return None
 
 
+def prompt_feature_array(prompts: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """(P, len(names)) float32 array of log(1 + count) for the cues ``names`` of each prompt."""
+    return np.log1p(feature_matrix(prompts, names)).astype(np.float32)
+
+
 def prompt_feature_tensor(prompts: Sequence[str], names: Sequence[str]) -> torch.Tensor:
-    """(P, len(names)) float32 tensor of log(1 + count) for the cues ``names`` of each prompt."""
+    """:func:`prompt_feature_array` as a torch tensor (shares its memory)."""
     import torch
 
-    return torch.from_numpy(np.log1p(feature_matrix(prompts, names)).astype(np.float32))
+    return torch.from_numpy(prompt_feature_array(prompts, names))

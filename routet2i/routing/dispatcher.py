@@ -9,6 +9,11 @@ Deadlines: a request has ``request_timeout_s`` in all; each worker call gets the
 tier's ``timeout_s`` and what is left, and a fallback only what is left after the first try, so
 no request waits past its deadline.
 
+Repeated prompts: the live router's predictions are kept in an LRU cache by normalised prompt
+(:mod:`routet2i.routing.prediction_cache`), cleared on a reload. A request that forces its tier
+runs no prediction at all unless shadowing is on (its PRŜ never enters the budget's sample; the
+learner does want it with the shadow pair), so its ``routing.prs`` is null.
+
 Shadow pairs: once a request is served, :class:`~routet2i.routing.shadow.Shadower` may make it again
 on the other tier in the background, for the learner; the request never waits for it.
 """
@@ -37,6 +42,7 @@ from routet2i.routing.health import TierHealth
 from routet2i.routing.ledger import BudgetLedger
 from routet2i.routing.observer import NullObserver, RoutingObserver
 from routet2i.routing.ports import ImageWorker, PredictorPort
+from routet2i.routing.prediction_cache import PredictionCache
 from routet2i.routing.request import GenerationParams
 from routet2i.routing.settings import DispatchConfig
 from routet2i.routing.shadow import Shadower, ShadowSink
@@ -118,6 +124,7 @@ class Dispatcher:
         self.batcher = MicroBatcher(
             predictor, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms, observer=self.observer.batch_ran
         )
+        self.cache = PredictionCache(config.cache_size)
         self.in_flight = 0
         #: Client worker calls in flight per tier (shadowing pauses on a busy tier).
         self.tier_load: dict[TierName, int] = {tier: 0 for tier in self.tiers}
@@ -157,6 +164,7 @@ class Dispatcher:
         calibration, keeping its window and spend (:meth:`BudgetController.recalibrate`)."""
         old, self.predictor = self.predictor, predictor
         self.batcher.swap_engine(predictor)
+        self.cache.clear()
         self.budget.recalibrate(predictor.calibrated_threshold)
         self.predictor_loaded_at = time.time()
         return old
@@ -211,10 +219,19 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         failed = False
+        preds: list[Prediction | None] = [self.cache.get(p) for p in prompts]
+        todo = [i for i, p in enumerate(preds) if p is None]
+        hits = len(prompts) - len(todo)
+        predictor = self.predictor
         try:
-            preds: list[Prediction | None] = list(
-                await asyncio.wait_for(self.batcher.predict(prompts), max(deadline - loop.time(), 0.0))
-            )
+            if todo:
+                fresh = await asyncio.wait_for(
+                    self.batcher.predict([prompts[i] for i in todo]), max(deadline - loop.time(), 0.0)
+                )
+                for i, prediction in zip(todo, fresh, strict=True):
+                    preds[i] = prediction
+                    if self.predictor is predictor:  # not from a router replaced meanwhile
+                        self.cache.put(prompts[i], prediction)
         except asyncio.TimeoutError:
             raise DeadlinePassed("routing did not finish before the request deadline") from None
         except Exception:
@@ -222,6 +239,7 @@ class Dispatcher:
             failed = True
             preds = [None] * len(prompts)
         router_s = time.perf_counter() - t0
+        self.observer.cache_looked_up(hits, len(todo))
         self.observer.router_called(router_s, preds, failed)
         return preds, router_s * 1000.0
 
@@ -271,7 +289,9 @@ class Dispatcher:
         t0 = time.perf_counter()
         deadline = loop.time() + self.config.request_timeout_s
         predictor = self.predictor
-        [prediction], _ = await self.predict([params.prompt], deadline=deadline)
+        prediction: Prediction | None = None
+        if forced is None or self.shadower.enabled:
+            [prediction], _ = await self.predict([params.prompt], deadline=deadline)
         verdict = self.budget.reserve(
             None if prediction is None else prediction.prs,
             now=self.clock(),

@@ -21,6 +21,9 @@ class RoutingObserver(Protocol):
     def batch_ran(self, prompts: int, requests: int, seconds: float) -> None:
         """The router ran one micro-batch."""
 
+    def cache_looked_up(self, hits: int, misses: int) -> None:
+        """One routing call found ``hits`` prompts' predictions in the cache and ran ``misses``."""
+
     def decided(self, tier: TierName, reason: Reason) -> None:
         """A generation request was decided."""
 
@@ -56,6 +59,9 @@ class NullObserver:
         pass
 
     def batch_ran(self, prompts: int, requests: int, seconds: float) -> None:
+        pass
+
+    def cache_looked_up(self, hits: int, misses: int) -> None:
         pass
 
     def decided(self, tier: TierName, reason: Reason) -> None:

@@ -97,6 +97,8 @@ class DispatchConfig:
     #: Most prompts in one router batch, and how long a batch waits for company (ms).
     max_batch: int = 64
     max_wait_ms: float = 2.0
+    #: Predictions kept by normalised prompt (LRU; 0: no cache).
+    cache_size: int = 10_000
     #: Which served requests are also made on the other tier (shadow pairs; off by default).
     shadow: ShadowPolicy = field(default_factory=ShadowPolicy)
 

@@ -138,7 +138,7 @@ def test_admin_reload_makes_the_new_checkpoint_live(tiny_router_dir: Path, secon
     with TestClient(app) as client:
         live = client.get("/v1/router").json()
         assert (live["checkpoint"], live["data_id"]) == (str(tiny_router_dir), FIRST_DATA_ID)
-        assert route_prs(client, PROMPTS) == pytest.approx(prs_of(first, PROMPTS))
+        assert route_prs(client, PROMPTS) == pytest.approx(prs_of(first, PROMPTS), abs=1e-5)
         for prompt in PROMPTS:
             assert client.post("/generate", json={"prompt": prompt}).status_code == 200
         before = client.get("/v1/budget").json()
@@ -151,7 +151,9 @@ def test_admin_reload_makes_the_new_checkpoint_live(tiny_router_dir: Path, secon
         assert body["previous"]["data_id"] == FIRST_DATA_ID and body["loaded_at"] >= live["loaded_at"]
         assert body["reloads"]["last"]["outcome"] == "success" and body["reloads"]["last"]["source"] == "admin"
 
-        assert route_prs(client, PROMPTS) == pytest.approx(prs_of(second, PROMPTS))
+        assert route_prs(client, PROMPTS) == pytest.approx(
+            prs_of(second, PROMPTS), abs=1e-5
+        )  # reloaded on the onnx backend, prs_of is torch
         assert client.get("/v1/models").json()["router"]["data_id"] == SECOND_DATA_ID
         budget = client.get("/v1/budget").json()  # the new calibration, the same accounting
         assert budget["threshold_source"] == "calibration"

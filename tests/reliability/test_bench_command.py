@@ -57,3 +57,14 @@ def test_bench_worker_and_router(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert [(r["threads"], r["batch"]) for r in router["runs"]] == [(1, 1), (1, 4)]
     assert all(r["decisions_per_s"] > 0 and r["encoder_ms"]["count"] > 0 for r in router["runs"])
     assert "| threads | batch |" in capsys.readouterr().out
+
+
+def test_bench_overhead_measures_every_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "overhead.json"
+    assert main(["bench", "overhead", "--requests", "5", "--out", str(out)]) == 0
+    figures = json.loads(out.read_text())["overhead"]
+    for variant in ("direct", "passthrough", "forced", "cached", "auto"):
+        assert figures[f"{variant}_ms"]["p50"] > 0, variant
+    assert figures["router_ms"]["p50"] > 0  # new prompts: the router ran
+    text = capsys.readouterr().out
+    assert "through a bare proxy (floor)" in text and "gateway, forced tier" in text

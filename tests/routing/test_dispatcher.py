@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -124,3 +125,45 @@ async def test_no_fallback_for_a_tier_out_of_rotation_when_fallbacks_are_off(dis
 def test_the_in_memory_controller_is_a_budget_ledger() -> None:
     ledger: BudgetLedger = BudgetController(BudgetPolicy())
     assert ledger.preview(0.1, now=0).ticket == -1
+
+
+async def test_a_repeated_prompt_skips_the_model_until_a_reload(dispatcher_of: MakeDispatcher) -> None:
+    async with dispatcher_of(FakeWorker("tiny-edge"), FakeWorker("tiny-cloud")) as d:
+        engine = d.predictor
+        assert isinstance(engine, FakeEngine)
+        first, _, _ = await d.route(["prs=0.2 a red fox", "prs=0.8 b"])
+        again, _, _ = await d.route(["prs=0.2   a red fox ", "prs=0.6 c"])  # whitespace variant: a hit
+        assert engine.batches == [2, 1], "only the new prompt ran"
+        assert again[0].prs == first[0].prs == 0.2 and again[1].prs == 0.6
+        assert (d.cache.hits, d.cache.misses) == (1, 3)
+        await d.generate(params("prs=0.2 a red fox"), forced=None)
+        assert engine.batches == [2, 1]
+        fresh = FakeEngine(0.0, 1.0)
+        d.swap_predictor(fresh)
+        await d.route(["prs=0.2 a red fox"])
+        assert fresh.batches == [1], "a reload empties the cache: the new router predicts"
+
+
+async def test_a_forced_request_runs_no_prediction(dispatcher_of: MakeDispatcher) -> None:
+    async with dispatcher_of(FakeWorker("tiny-edge"), FakeWorker("tiny-cloud")) as d:
+        engine = d.predictor
+        assert isinstance(engine, FakeEngine)
+        served = await d.generate(params("prs=0.9 a fox"), forced="cloud")
+        assert engine.batches == [] and served.decision.prs is None
+        assert (served.decision.tier, served.decision.reason) == ("cloud", "forced")
+        auto = await d.generate(params("prs=0.9 a fox"), forced=None)
+        assert engine.batches == [1] and auto.decision.prs == 0.9
+
+
+async def test_the_cache_can_be_turned_off() -> None:
+    engine = FakeEngine()
+    d = Dispatcher(
+        replace(config(), cache_size=0), engine, {"edge": FakeWorker("e").client(), "cloud": FakeWorker("c").client()}
+    )
+    await d.batcher.start()
+    try:
+        await d.route(["prs=0.3 x"])
+        await d.route(["prs=0.3 x"])
+        assert engine.batches == [1, 1] and len(d.cache) == 0
+    finally:
+        await d.stop()
