@@ -11,7 +11,8 @@ One :meth:`LearnService.cycle`:
    decides by its promotion rule;
 4. a promoted candidate becomes a new version (:class:`~routet2i.learning.versions.RouterVersions`),
    calibrated on the corrected PRŜ of the store's recent prompts (a sample of live traffic) for
-   the configured budgets, made live, and the gateway is told to reload it.
+   the configured budgets, made live, and the gateway is told to reload it (at the end of
+   every cycle, until it has: see :meth:`LearnService._sync_gateway`).
 
 Every step is idempotent on restart (see :mod:`routet2i.learning.pair_log`): the learner's live
 router and how many pairs it saw are read back from the live version's lineage.
@@ -122,7 +123,22 @@ class LearnService:
         if len(pairs) - last >= self.policy.retrain_every:
             report.retrain, report.promoted = self._retrain(pairs, last)
             self.log.save_state(last_retrain_at=len(pairs))
+        self._sync_gateway()
         return report
+
+    def _sync_gateway(self) -> None:
+        """Reload the gateway with the live version unless it was already reloaded with it.
+
+        The version the gateway was last reloaded with is kept in the learner's state, so a
+        learner killed (or a reload refused) between making a version live and the gateway's
+        answer reloads it on its next cycle: a promotion is never lost on the way to the gateway."""
+        if self.reload is None:
+            return
+        live = self.versions.live()
+        if live is None or self.log.state().get("reloaded") == live:
+            return
+        self.reload(self.versions.path(live))
+        self.log.save_state(reloaded=live)
 
     # ----------------------------------------------------------------------------- retraining
     def _base(self) -> Any:
@@ -177,9 +193,7 @@ class LearnService:
         self._calibrate(version, prompts[-RECENT_PROMPTS:])
         self.versions.set_live(version, **step.decision.to_dict())
         log.info("promoted %s: %s", version, step.decision.reason)
-        if self.reload is not None:
-            self.reload(self.versions.path(version))
-        return step, version
+        return step, version  # the gateway is reloaded by the cycle (_sync_gateway)
 
     def _calibrate(self, version: str, prompts: list[str]) -> None:
         from routet2i.predictor.calibration import calibrate, prompts_id
