@@ -100,7 +100,7 @@ BENCHES = {
         ["--single", "5", "--batches", "1", "--batch-size", "4", "--threads", "1", "--n-metrics", "2"],
         "decisions per s",
     ),
-    "overhead": (["--requests", "5"], "gateway adds"),
+    "overhead": (["--requests", "5"], "gateway, new prompt (router)"),
     "load": (["--clients", "2", "--duration", "1", "--warmup", "0"], "load: 2 clients for 1 s"),
     "faults": (["--clients", "2", "--duration", "2", "--scenario", "garbage"], "garbage: 2 clients for 2 s"),
     "fuzz": (["--target", "gateway", "--max-examples", "1"], "gateway: "),

@@ -98,6 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a venv with `pip install 'litellm[proxy]'` (or its litellm command): compare on the images API",
     )
     p.add_argument("--repeats", type=int, default=3, help="rounds of the LiteLLM comparison; medians (default 3)")
+    p.add_argument(
+        "--backend", help="the gateway's router.backend (torch, int8, onnx, onnx-int8; default: its default)"
+    )
 
     p = sub.add_parser("load", help="N concurrent clients for T seconds against the gateway")
     p.add_argument("--out", type=Path, help="also write the figures here as JSON")
@@ -193,7 +196,11 @@ def _run_suite(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any],
         from routet2i.bench.overhead import format_overhead, run_overhead_bench
 
         r = run_overhead_bench(
-            checkpoint=args.checkpoint, requests=args.requests, litellm=args.litellm, repeats=args.repeats
+            checkpoint=args.checkpoint,
+            requests=args.requests,
+            litellm=args.litellm,
+            repeats=args.repeats,
+            backend=args.backend,
         )
         return r, format_overhead(r)
 

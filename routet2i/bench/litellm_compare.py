@@ -90,14 +90,15 @@ class Targets:
         return f"{self.gateway}/v1/images/generations", {**body, "model": model}, self.gateway_headers
 
 
-async def sequential(targets: Targets, prompts: list[str], n: int) -> dict[str, dict[str, float]]:
-    """Concurrency 1, variants rotated request by request: p50 / p95 / p99 ms of each."""
+async def sequential(targets: Targets, prompts: list[str], n: int, round_: int = 0) -> dict[str, dict[str, float]]:
+    """Concurrency 1, variants rotated request by request: p50 / p95 / p99 ms of each. Every
+    prompt is new to the gateway (``round_`` tells the rounds apart), so its router runs."""
     import httpx
 
     times: dict[str, list[float]] = {v: [] for v in SEQUENTIAL}
     async with httpx.AsyncClient(timeout=30) as client:
         for i in range(n + 20):
-            prompt = f"{prompts[i % len(prompts)]}, take {i}"
+            prompt = f"{prompts[i % len(prompts)]}, round {round_} take {i}"
             k = i % len(SEQUENTIAL)
             for variant in SEQUENTIAL[k:] + SEQUENTIAL[:k]:
                 url, body, headers = targets.request(variant, prompt)
@@ -111,9 +112,10 @@ async def sequential(targets: Targets, prompts: list[str], n: int) -> dict[str, 
 
 
 async def burst(
-    targets: Targets, variant: str, prompts: list[str], n: int, concurrency: int, pid: int
+    targets: Targets, variant: str, prompts: list[str], n: int, concurrency: int, pid: int, round_: int = 0
 ) -> dict[str, float]:
-    """``n`` requests at ``concurrency``: requests/s, p50 / p99 ms, CPU ms per request of ``pid``."""
+    """``n`` requests at ``concurrency``: requests/s, p50 / p99 ms, CPU ms per request of ``pid``
+    (prompts new to the gateway in every round)."""
     import httpx
 
     sem = asyncio.Semaphore(concurrency)
@@ -123,7 +125,9 @@ async def burst(
 
         async def one(i: int) -> None:
             async with sem:
-                url, body, headers = targets.request(variant, f"{prompts[i % len(prompts)]}, burst {variant} {i}")
+                url, body, headers = targets.request(
+                    variant, f"{prompts[i % len(prompts)]}, burst {variant} {round_}-{i}"
+                )
                 t0 = time.perf_counter()
                 r = await client.post(url, json=body, headers=headers)
                 latencies.append((time.perf_counter() - t0) * 1000)
@@ -144,13 +148,13 @@ def compare(
     targets: Targets, pids: dict[str, int], prompts: list[str], *, n: int, repeats: int, concurrency: int = 32
 ) -> dict[str, Any]:
     """The whole comparison (see the module docstring); medians over ``repeats`` rounds."""
-    rounds_seq = [asyncio.run(sequential(targets, prompts, n)) for _ in range(repeats)]
+    rounds_seq = [asyncio.run(sequential(targets, prompts, n, k)) for k in range(repeats)]
     seq = {v: {q: statistics.median(r[v][q] for r in rounds_seq) for q in ("p50", "p95", "p99")} for v in SEQUENTIAL}
     rounds_conc: dict[str, list[dict[str, float]]] = {v: [] for v in CONCURRENT}
-    for _ in range(repeats):
+    for k in range(repeats):
         for variant in CONCURRENT:  # alternate: A B A B …
             pid = pids["litellm"] if variant == "litellm" else pids["gateway"]
-            rounds_conc[variant].append(asyncio.run(burst(targets, variant, prompts, n, concurrency, pid)))
+            rounds_conc[variant].append(asyncio.run(burst(targets, variant, prompts, n, concurrency, pid, k)))
     conc = {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in rounds_conc.items()}
     return {
         "requests": n,

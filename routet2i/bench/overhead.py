@@ -137,10 +137,12 @@ def run_overhead_bench(
     workdir: Path | None = None,
     litellm: Path | None = None,
     repeats: int = 3,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """The overhead suite; returns the figures (a JSON-able dict). ``litellm``: a LiteLLM venv
     (or its ``litellm`` command) to compare with on the OpenAI Images API
-    (:mod:`routet2i.bench.litellm_compare`, ``repeats`` rounds)."""
+    (:mod:`routet2i.bench.litellm_compare`, ``repeats`` rounds). ``backend``: the gateway's
+    ``router.backend`` (default: the gateway's default)."""
     import httpx
 
     from routet2i.bench.processes import ManagedProcess, child_env, free_port, routet2i_argv
@@ -167,7 +169,7 @@ def run_overhead_bench(
             worker_url,
             checkpoint,
             gw_port,
-            router={"max_wait_ms": 2},
+            router={"max_wait_ms": 2, **({"backend": backend} if backend else {})},
             budget={"cloud_share": None},
             limits={
                 "min_size": 64,
@@ -227,6 +229,7 @@ def run_overhead_bench(
             results["router"] = [asyncio.run(router_latency(gw_url, headers, prompts, requests, c)) for c in (1, 32)]
             results["checkpoint"] = httpx.get(f"{gw_url}/v1/models", headers=headers).json().get("router")
             results["gateway_rss_mib"] = gateway.rss_bytes() / 2**20  # resident memory after the runs
+            results["backend"] = backend or "default"
             results["note"] = note
             if litellm_proc is not None and litellm_url is not None and litellm is not None:
                 from routet2i.bench import litellm_compare as lc
