@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from routet2i.bench.interleave import Request, rotated_latencies
 from routet2i.bench.stats import percentile
 
 #: The model name the LiteLLM proxy serves, and its master key (a local bench only).
@@ -79,7 +80,7 @@ class Targets:
         self.fast_worker, self.litellm, self.gateway = fast_worker, litellm, gateway
         self.gateway_headers = gateway_headers
 
-    def request(self, variant: str, prompt: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+    def request(self, variant: str, prompt: str) -> Request:
         body: dict[str, Any] = {"prompt": prompt, "n": 1, "size": "512x512"}
         if variant == "direct":
             return f"{self.fast_worker}/v1/images/generations", {**body, "model": LITELLM_MODEL}, {}
@@ -95,19 +96,11 @@ async def sequential(targets: Targets, prompts: list[str], n: int, round_: int =
     prompt is new to the gateway (``round_`` tells the rounds apart), so its router runs."""
     import httpx
 
-    times: dict[str, list[float]] = {v: [] for v in SEQUENTIAL}
+    def request(variant: str, i: int) -> Request:
+        return targets.request(variant, f"{prompts[i % len(prompts)]}, round {round_} take {i}")
+
     async with httpx.AsyncClient(timeout=30) as client:
-        for i in range(n + 20):
-            prompt = f"{prompts[i % len(prompts)]}, round {round_} take {i}"
-            k = i % len(SEQUENTIAL)
-            for variant in SEQUENTIAL[k:] + SEQUENTIAL[:k]:
-                url, body, headers = targets.request(variant, prompt)
-                t0 = time.perf_counter()
-                r = await client.post(url, json=body, headers=headers)
-                elapsed = (time.perf_counter() - t0) * 1000
-                r.raise_for_status()
-                if i >= 20:  # after the warm-up
-                    times[variant].append(elapsed)
+        times = await rotated_latencies(client, SEQUENTIAL, n, request)
     return {v: {q: percentile(t, p) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))} for v, t in times.items()}
 
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from routet2i.bench.interleave import Request, rotated_latencies
 from routet2i.bench.load import PROMPTS
 from routet2i.bench.stats import percentile
 
@@ -42,41 +43,36 @@ VARIANTS = ("direct", "passthrough", "forced", "cached", "auto")
 async def overhead(
     gw: str, worker: str, passthrough: str, headers: dict[str, str], prompts: list[str], n: int
 ) -> dict[str, Any]:
-    """Sequential requests of each of :data:`VARIANTS`, ``n`` of each after 20 warm-up rounds:
-    p50 / p99 of each (ms), what each adds over a direct call at the median, and for ``auto``
+    """Sequential requests of each of :data:`VARIANTS`, rotated
+    (:func:`~routet2i.bench.interleave.rotated_latencies`), ``n`` of each after 20 warm-up
+    rounds: p50 / p99 of each (ms), what each adds over a direct call at the median, and for ``auto``
     the router's own time and what the gateway adds beyond it."""
     import httpx
 
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     router: list[float] = []
     worker_call: list[float] = []
     outside: list[float] = []
+
+    def fresh(i: int) -> str:  # a prompt never seen before, for "auto" (else the cache would answer)
+        return f"{prompts[i % len(prompts)]}, variant {i}"
+
+    def request(variant: str, i: int) -> Request:
+        body = {"prompt": fresh(i), "seed": i, "width": 512, "height": 512}
+        if variant in ("direct", "passthrough"):
+            return f"{worker if variant == 'direct' else passthrough}/v1/generate", body, {}
+        if variant == "forced":
+            return f"{gw}/generate", {**body, "route": "edge"}, headers
+        return f"{gw}/generate", {**body, "prompt": fresh(i) if variant == "auto" else prompts[0]}, headers
+
+    def on_answer(variant: str, r: httpx.Response, elapsed: float) -> None:
+        if variant == "auto":
+            answer = r.json()
+            router.append(float(answer["routing"]["router_ms"]))
+            worker_call.append(float(answer["timings"]["worker_ms"]))
+            outside.append(elapsed - float(answer["timings"]["total_ms"]))
+
     async with httpx.AsyncClient(timeout=30) as client:
-        for i in range(n + 20):
-            # a prompt never seen before for "auto" (else the cache would answer), one fixed for "cached"
-            fresh = f"{prompts[i % len(prompts)]}, variant {i}"
-            body = {"prompt": fresh, "seed": i, "width": 512, "height": 512}
-            order = VARIANTS[i % len(VARIANTS) :] + VARIANTS[: i % len(VARIANTS)]
-            for variant in order:
-                if variant in ("direct", "passthrough"):
-                    url, payload, hdrs = f"{worker if variant == 'direct' else passthrough}/v1/generate", body, {}
-                elif variant == "forced":
-                    url, payload, hdrs = f"{gw}/generate", {**body, "route": "edge"}, headers
-                else:
-                    prompt = fresh if variant == "auto" else prompts[0]
-                    url, payload, hdrs = f"{gw}/generate", {**body, "prompt": prompt}, headers
-                t0 = time.perf_counter()
-                r = await client.post(url, json=payload, headers=hdrs)
-                elapsed = (time.perf_counter() - t0) * 1000
-                r.raise_for_status()
-                if i < 20:  # warm-up
-                    continue
-                times[variant].append(elapsed)
-                if variant == "auto":
-                    answer = r.json()
-                    router.append(float(answer["routing"]["router_ms"]))
-                    worker_call.append(float(answer["timings"]["worker_ms"]))
-                    outside.append(elapsed - float(answer["timings"]["total_ms"]))
+        times = await rotated_latencies(client, VARIANTS, n, request, on_answer)
     med = {v: statistics.median(t) for v, t in times.items()}
     out: dict[str, Any] = {"requests": n}
     for v, t in times.items():

@@ -31,8 +31,8 @@ BACKENDS: tuple[Backend, ...] = get_args(Backend)
 #: 0.6–4.5 % of the decisions at budgets 0.1–0.5 (docs/PERFORMANCE.md §1).
 DEFAULT_BACKEND: Backend = "onnx"
 
-#: Backends that run ONNX Runtime on an exported graph.
-ONNX_BACKENDS: frozenset[Backend] = frozenset({"onnx", "onnx-int8"})
+#: Backends that run on the CPU only (a device of ``auto`` resolves to ``cpu`` for them).
+CPU_ONLY_BACKENDS: frozenset[Backend] = frozenset({"int8", "onnx", "onnx-int8"})
 
 
 def parse_backend(name: str) -> Backend:

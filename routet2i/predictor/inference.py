@@ -36,7 +36,7 @@ import numpy as np
 
 from routet2i.encoders.base import TextEncoder
 from routet2i.errors import CheckpointError, ConfigError
-from routet2i.predictor.backends import Backend, parse_backend
+from routet2i.predictor.backends import CPU_ONLY_BACKENDS, Backend, parse_backend
 from routet2i.predictor.calibration import Calibration
 from routet2i.predictor.checkpoint import CheckpointMeta, default_checkpoint_dir, load_checkpoint
 from routet2i.predictor.correction import Correction
@@ -52,9 +52,6 @@ log = logging.getLogger("routet2i.predictor")
 #: PartiPrompts in passes of 8–16 ran 1.5–2× faster than in one pass padded to its longest
 #: (docs/PERFORMANCE.md); a pass of 16 short prompts costs little more than 8 single ones.
 PASS_PROMPTS = 16
-
-#: Backends that run on the CPU only (``auto`` resolves to ``cpu`` for them).
-CPU_ONLY_BACKENDS: frozenset[Backend] = frozenset({"int8", "onnx", "onnx-int8"})
 
 
 def resolve_device(device: str, backend: Backend = "torch") -> str:
