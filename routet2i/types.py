@@ -39,8 +39,10 @@ REASONS: Final[tuple[Reason, ...]] = get_args(Reason)
 ThresholdSource = Literal["calibration", "live", "ceiling"]
 THRESHOLD_SOURCES: Final[tuple[ThresholdSource, ...]] = get_args(ThresholdSource)
 
-#: Which part of the budget blocked the expensive tier: the share cap or the money budget.
-CapKind = Literal["share", "money"]
+#: Which part of the budget blocked the expensive tier: the share cap, the money budget, or
+#: ``store``: a shared budget store (Redis) cannot be reached, so no expensive image can be
+#: reserved (the ledger fails closed).
+CapKind = Literal["share", "money", "store"]
 CAP_KINDS: Final[tuple[CapKind, ...]] = get_args(CapKind)
 
 #: Why a tier's attempt failed and another tier served the request.

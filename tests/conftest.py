@@ -76,3 +76,13 @@ def no_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real ``redis-server`` on a free loopback port for the session (persistence off). Tests
+    keep apart by key prefix; a test that stops the server starts its own."""
+    from routet2i.testing.redis_server import RedisServer
+
+    with RedisServer() as server:
+        yield server

@@ -121,6 +121,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--request-timeout", type=float, default=20.0, help="the gateway's request deadline, s (default 20)")
     p.add_argument("--cloud-timeout", type=float, default=3.0, help="the cloud tier's timeout, s (default 3)")
 
+    p = sub.add_parser("ledger", help="what the shared Redis budget ledger adds to a decision over the in-memory one")
+    p.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    p.add_argument("--decisions", type=int, default=3000, help="timed decisions per ledger (default 3000)")
+    p.add_argument("--redis-url", help="a Redis to use (default: start a redis-server on loopback)")
+
+    p = sub.add_parser("replicas", help="1..N gateway processes sharing one Redis budget, under load; checks the caps")
+    p.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    p.add_argument("--replicas", default="1,2,3", help="gateway counts to run, comma-separated (default 1,2,3)")
+    p.add_argument("--requests", type=int, default=600, help="requests per run (default 600)")
+    p.add_argument("--clients", type=int, default=48, help="concurrent clients (default 48)")
+    p.add_argument("--cloud-share", type=float, default=0.3, help="the shared cloud share cap (default 0.3)")
+    p.add_argument("--window", type=int, default=100, help="the share window, decisions (default 100)")
+    p.add_argument("--money", type=float, help="a money cap per period too (cloud image 0.01)")
+    p.add_argument("--fault", choices=["gateway", "redis"], help="kill one gateway, or Redis, halfway")
+
     p = sub.add_parser("fuzz", help="schemathesis on the gateway's and the worker's OpenAPI schemas")
     p.add_argument("--out", type=Path, help="also write the figures here as JSON")
     _stack_arguments(p)
@@ -172,6 +187,25 @@ def _run_suite(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any],
             agreement=args.agreement,
         )
         return r, format_router(r)
+    if args.suite == "replicas":
+        from routet2i.bench.replicas import format_replicas, run_replicas_bench
+
+        r = run_replicas_bench(
+            workdir,
+            replicas=tuple(int(n) for n in args.replicas.split(",")),
+            requests=args.requests,
+            clients=args.clients,
+            cloud_share=args.cloud_share,
+            window=args.window,
+            money_per_period=args.money,
+            fault=args.fault,
+        )
+        return r, format_replicas(r)
+    if args.suite == "ledger":
+        from routet2i.bench.ledger import format_ledger, run_ledger_bench
+
+        r = run_ledger_bench(decisions=args.decisions, redis_url=args.redis_url)
+        return r, format_ledger(r)
     if args.suite == "worker":
         from routet2i.bench.worker import format_worker, run_worker_bench
 

@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from routet2i import __version__
 from routet2i.api_docs import install_docs
 from routet2i.body_limit import BodyLimitMiddleware
+from routet2i.budget_store.factory import build_ledger
 from routet2i.gateway.errors import install_error_handlers
 from routet2i.gateway.loading import product_loader
 from routet2i.gateway.metrics import GatewayMetrics
@@ -56,9 +57,11 @@ def create_app(
     metrics = GatewayMetrics(settings.tiers.names)
     if shadow_sink is None and settings.learning.shadow.shadow_rate > 0:
         shadow_sink = DirectoryShadowStore(settings.learning.store)
-    service = Dispatcher(
-        settings.dispatch_config(), engine, workers, clock=clock, observer=metrics, shadow_sink=shadow_sink
+    config = settings.dispatch_config()
+    ledger = build_ledger(
+        settings.budget, engine.calibrated_threshold, config.tier_names, request_timeout_s=config.request_timeout_s
     )
+    service = Dispatcher(config, engine, workers, clock=clock, observer=metrics, ledger=ledger, shadow_sink=shadow_sink)
     reloader = RouterReloader(service, engine_loader or product_loader(settings), settings.router.checkpoint)
 
     @asynccontextmanager

@@ -109,6 +109,7 @@ class GatewayTimeout(ApiError):
 _ROUTING_ANSWERS: dict[type[rerr.RoutingError], tuple[int, str]] = {
     rerr.GatewayBusy: (Overloaded.status, Overloaded.error_type),
     rerr.BudgetExhausted: (BudgetExhausted.status, BudgetExhausted.error_type),
+    rerr.BudgetUnavailable: (503, "budget_unavailable"),
     rerr.TierUnavailable: (Unavailable.status, Unavailable.error_type),
     rerr.DeadlinePassed: (GatewayTimeout.status, GatewayTimeout.error_type),
     rerr.CheckpointNotFound: (404, rerr.CheckpointNotFound.error_type),

@@ -11,7 +11,12 @@ the prediction cache or run through the model; hit rate = hit / (hit + miss)), `
 router checkpoint: ``success``, ``not_found``, ``invalid_checkpoint``, ``in_progress``, ``error``);
 ``shadow_pairs_total{tier,outcome}`` (shadow generations by the tier that made the shadow image and
 how they ended: ``written``, ``generate_failed``, ``write_failed``, ``cancelled``),
-``shadow_skipped_total{reason}`` (served requests not shadowed) and ``budget_shadow_spent``.
+``shadow_skipped_total{reason}`` (served requests not shadowed) and ``budget_shadow_spent``;
+``budget_store_up`` and ``budget_store_errors_total`` (the shared budget store, ``budget.store: redis``).
+Per replica of a tier with several worker URLs (``tiers.*.urls``; label ``replica`` = its base
+URL): ``replica_requests_total{tier,replica,outcome}`` (``served`` or the worker error's type;
+a failed call retried on another replica counts here once per replica tried),
+``replica_in_flight{tier,replica}`` and ``replica_up{tier,replica}``.
 """
 
 from __future__ import annotations
@@ -82,6 +87,13 @@ class GatewayMetrics:
         self.budget_money_spent = Gauge(p + "budget_money_spent", "Spend over the money period", registry=r)
         self.budget_money_left = Gauge(p + "budget_money_left", "Money left over the period", registry=r)
         self.budget_shadow_spent = Gauge(p + "budget_shadow_spent", "Shadow spend over the money period", registry=r)
+        self.budget_store_up = Gauge(
+            p + "budget_store_up", "Whether the budget store answered its last step (1; 0: failing closed)", registry=r
+        )
+        self.budget_store_errors = Counter(
+            p + "budget_store_errors", "Budget store steps that found it unreachable", registry=r
+        )
+        self._store_errors_seen = 0
         self.shadow_generations = Counter(
             p + "shadow_pairs_total", "Shadow generations, by shadow tier and outcome", ["tier", "outcome"], registry=r
         )
@@ -90,6 +102,16 @@ class GatewayMetrics:
         )
         for reason in SHADOW_SKIPS:
             self.shadow_skips.labels(reason)
+        self.replica_requests = Counter(
+            p + "replica_requests_total",
+            "Calls to one replica of a tier's worker, by outcome",
+            ["tier", "replica", "outcome"],
+            registry=r,
+        )
+        self.replica_in_flight = Gauge(
+            p + "replica_in_flight", "Requests outstanding on one replica", ["tier", "replica"], registry=r
+        )
+        self.replica_up = Gauge(p + "replica_up", "1 while the replica takes traffic", ["tier", "replica"], registry=r)
         for tier in tiers:
             self.tier_up.labels(tier).set(1)
         for outcome in RELOAD_OUTCOMES:  # every series exists from the start (rate() and alerts need them)
@@ -138,6 +160,16 @@ class GatewayMetrics:
     def shadow_finished(self, tier: TierName, outcome: str) -> None:
         self.shadow_generations.labels(tier, outcome).inc()
 
+    def replica_finished(self, tier: TierName, replica: str, outcome: str) -> None:
+        self.replica_requests.labels(tier, replica, outcome).inc()
+
+    def replica_load(self, tier: TierName, replica: str, in_flight: int) -> None:
+        self.replica_in_flight.labels(tier, replica).set(in_flight)
+
+    def replica_changed(self, tier: TierName, replica: str, up: bool) -> None:
+        self.replica_up.labels(tier, replica).set(1 if up else 0)
+        self.replica_requests.labels(tier, replica, "served")  # the series exists from the start
+
     def budget_read(self, state: BudgetState) -> None:
         self.cloud_share_realised.set(state.realised_cloud_share)
         self.cloud_share_target.set(state.effective_share if state.effective_share is not None else 1.0)
@@ -146,6 +178,10 @@ class GatewayMetrics:
         self.budget_money_spent.set(state.spent_in_period)
         self.budget_money_left.set(state.money_left if state.money_left is not None else -1)
         self.budget_shadow_spent.set(state.shadow_spent)
+        self.budget_store_up.set(1.0 if state.store_available else 0.0)
+        if state.store_errors > self._store_errors_seen:
+            self.budget_store_errors.inc(state.store_errors - self._store_errors_seen)
+            self._store_errors_seen = state.store_errors
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

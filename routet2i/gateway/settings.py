@@ -19,9 +19,9 @@ from typing import Any, ClassVar, cast
 from pydantic import Field, RootModel, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from routet2i.budget_store.settings import BudgetSettings
 from routet2i.config import StrictModel, YamlSettings, service_env_prefix
 from routet2i.predictor.backends import DEFAULT_BACKEND, Backend
-from routet2i.routing.budget import BudgetPolicy
 from routet2i.routing.settings import DEFAULT_TIER_OPTIONS, DispatchConfig, HealthOptions, RoutingOptions, TierOptions
 from routet2i.routing.shadow import ShadowPolicy
 from routet2i.routing.tiers import Tiers
@@ -179,7 +179,7 @@ class GatewaySettings(YamlSettings):
     router: RouterOptions = Field(default_factory=RouterOptions)
     tiers: TiersOptions = Field(default_factory=TiersOptions)
     routing: RoutingOptions = Field(default_factory=RoutingOptions)
-    budget: BudgetPolicy = Field(default_factory=BudgetPolicy)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     limits: LimitOptions = Field(default_factory=LimitOptions)
     health: HealthOptions = Field(default_factory=HealthOptions)
     security: SecurityOptions = Field(default_factory=SecurityOptions)
@@ -224,7 +224,7 @@ class GatewaySettings(YamlSettings):
             tiers={t: self.tiers.get(t) for t in names},
             default_sizes={t: self.default_size(t) for t in names},
             routing=self.routing,
-            budget=self.budget,
+            budget=self.budget.policy(),
             health=self.health,
             request_timeout_s=self.limits.request_timeout_s,
             max_in_flight=self.limits.max_in_flight,

@@ -60,7 +60,6 @@ the swap (``sample=False``) counts like those: in the window, not in the new sam
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -71,11 +70,17 @@ from routet2i.routing.money import MoneyLedger
 from routet2i.routing.reservation import Reservation
 from routet2i.routing.rule import choose_tier
 from routet2i.routing.share_window import ShareWindow
+from routet2i.routing.threshold import (
+    Calibration,
+    WindowCounts,
+    effective_share,
+    plan_threshold,
+    resolve_threshold,
+)
 from routet2i.routing.tiers import Tiers
-from routet2i.types import MAX_THRESHOLD, CapKind, Reason, ThresholdSource, TierName
+from routet2i.types import CapKind, Reason, ThresholdSource, TierName
 
-#: A checkpoint's calibration: cloud share ρ ∈ [0, 1] → α (None: not calibrated).
-Calibration = Callable[[float], float | None]
+__all__ = ["BudgetController", "BudgetPolicy", "BudgetState", "Calibration", "ShadowHold", "Verdict"]
 
 
 class BudgetPolicy(StrictModel):
@@ -139,7 +144,8 @@ class ShadowHold:
 
     ticket: int
     #: ``cap``: the period's shadow images are used up; ``money``: the money budget is short.
-    refused: Literal["cap", "money"] | None = None
+    #: (``budget_unavailable``: a shared ledger's store cannot be reached).
+    refused: Literal["cap", "money", "budget_unavailable"] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,12 @@ class BudgetState:
     shadow_spent: float = 0.0
     #: Shadow generations started in the money period (a failed one included).
     shadow_images: int = 0
+    #: Where the budget is kept (``memory``: this process; ``redis``: shared by the gateways).
+    store: Literal["memory", "redis"] = "memory"
+    #: Whether the store answered its last step (a shared ledger fails closed while it does not).
+    store_available: bool = True
+    #: Steps that found the store unreachable, since start.
+    store_errors: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -352,21 +364,25 @@ class BudgetController:
     # ----------------------------------------------------------------------------- threshold
     def threshold(self, now: float) -> tuple[float, ThresholdSource]:
         """α for the next decision and where it comes from (see the module docstring)."""
-        rho = self._effective_share(now)
-        if rho is None or rho >= 1.0:
-            return MAX_THRESHOLD, "ceiling"
+        plan = plan_threshold(self._policy, self.counts(now))
+        live = None if plan.rank is None else self._window.prs_value(plan.rank)
+        return resolve_threshold(plan, live, self._calibration)
+
+    def counts(self, now: float) -> WindowCounts:
+        """The window's and the money period's counts (:mod:`routet2i.routing.threshold`)."""
         window = self._window
-        n_auto = window.live_samples
-        if n_auto >= self._policy.warmup:
-            # the share of automatic requests the cloud may take, over all of them in the window
-            # (also those a replaced router predicted); α: that quantile of the live router's PRŜ
-            q = (rho * len(window) - window.forced_expensive) / (n_auto + window.stale_auto)
-            alpha = window.prs_quantile(min(max(q, 0.0), 1.0))
-            return min(alpha, MAX_THRESHOLD), "live"
-        alpha_cal = None if self._calibration is None else self._calibration(rho)
-        if alpha_cal is not None:
-            return min(float(alpha_cal), MAX_THRESHOLD), "calibration"
-        return MAX_THRESHOLD, "ceiling"
+        cheap_quotes, expensive_quotes = window.quote_sums()
+        return WindowCounts(
+            decisions=len(window),
+            expensive=window.expensive,
+            forced_expensive=window.forced_expensive,
+            live=window.live_samples,
+            stale=window.stale_auto,
+            cheap_quotes=cheap_quotes,
+            expensive_quotes=expensive_quotes,
+            period_requests=self._money.requests,
+            age_s=None if self._money.started is None else now - self._money.started,
+        )
 
     # ----------------------------------------------------------------------------- state
     def state(self, now: float) -> BudgetState:
@@ -384,7 +400,7 @@ class BudgetController:
             period_s=policy.period_s,
             window=policy.window,
             warmup=policy.warmup,
-            effective_share=self._effective_share(now),
+            effective_share=effective_share(policy, self.counts(now)),
             realised_cloud_share=expensive / n if n else 0.0,
             window_requests=n,
             cloud_in_window=expensive,
@@ -408,45 +424,13 @@ class BudgetController:
         self, ticket: int, prs: float | None, now: float, expensive_cost: float, forced: TierName | None
     ) -> Verdict:
         alpha, source = self.threshold(now)
-        reason: Reason
-        if forced is not None:
-            wanted, reason = self._tiers.check(forced), "forced"
-        else:
-            wanted, reason = choose_tier(prs, alpha, self._tiers)
-        tier = wanted
+        wanted, reason = wanted_tier(prs, alpha, forced, self._tiers)
         cap = self._expensive_block(expensive_cost, replacing=None) if wanted == self._tiers.expensive else None
-        if cap is not None:
-            tier, reason = self._tiers.cheap, "budget_cap"
-        return Verdict(ticket, tier, wanted, reason, alpha, source, prs, forced is not None, cap)
+        return capped_verdict(ticket, prs, wanted, reason, cap, (alpha, source), forced, self._tiers)
 
     def _expire(self, now: float) -> None:
         self._money.expire(now, self._policy.period_s)
         self._shadow.expire(now, self._policy.period_s)
-
-    def _effective_share(self, now: float) -> float | None:
-        shares = [s for s in (self._policy.cloud_share, self._money_share(now)) if s is not None]
-        return min(shares) if shares else None
-
-    def _money_share(self, now: float) -> float | None:
-        """The cloud share the money budget affords at the observed rate and prices::
-
-            s = (M / R − ē) / (c̄ − ē),   R = requests expected per period
-
-        with c̄ / ē the mean quoted cloud / edge cost of a request in the window."""
-        money = self._policy.money_per_period
-        if money is None:
-            return None
-        if len(self._window) == 0 or self._money.started is None:
-            return 1.0
-        mean_edge, mean_cloud = self._window.mean_quotes()
-        if mean_cloud <= mean_edge:
-            return 1.0
-        span = min(max(now - self._money.started, 1.0), self._policy.period_s)
-        expected = self._money.requests / span * self._policy.period_s
-        if expected <= 0:
-            return 1.0
-        share = (money / expected - mean_edge) / (mean_cloud - mean_edge)
-        return min(max(share, 0.0), 1.0)
 
     def _expensive_block(self, cost: float, *, replacing: Reservation | None) -> CapKind | None:
         """Which budget a new expensive image of ``cost`` would break (None: it fits). With
@@ -466,3 +450,30 @@ class BudgetController:
         self._window.move(entry, tier)
         self._money.reprice(entry, cost)
         entry.tier = tier
+
+
+def wanted_tier(prs: float | None, threshold: float, forced: TierName | None, tiers: Tiers) -> tuple[TierName, Reason]:
+    """Where the request wants to go before the budget has its say: the caller's tier when forced,
+    else the routing rule's (:func:`~routet2i.routing.rule.choose_tier`)."""
+    if forced is not None:
+        return tiers.check(forced), "forced"
+    return choose_tier(prs, threshold, tiers)
+
+
+def capped_verdict(
+    ticket: int,
+    prs: float | None,
+    wanted: TierName,
+    reason: Reason,
+    cap: CapKind | None,
+    threshold: tuple[float, ThresholdSource],
+    forced: TierName | None,
+    tiers: Tiers,
+) -> Verdict:
+    """The verdict once the budget has tested the caps: a blocked expensive image (``cap``) goes
+    to the cheap tier with reason ``budget_cap``."""
+    tier, why = wanted, reason
+    if cap is not None:
+        tier, why = tiers.cheap, "budget_cap"
+    alpha, source = threshold
+    return Verdict(ticket, tier, wanted, why, alpha, source, prs, forced is not None, cap)

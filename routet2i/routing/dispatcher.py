@@ -32,6 +32,7 @@ from routet2i.routing.budget import BudgetController, BudgetPolicy, BudgetState,
 from routet2i.routing.decision import RouteDecision, Served
 from routet2i.routing.errors import (
     BudgetExhausted,
+    BudgetUnavailable,
     DeadlinePassed,
     GatewayBusy,
     RoutingError,
@@ -39,10 +40,11 @@ from routet2i.routing.errors import (
     TierUnavailable,
 )
 from routet2i.routing.health import TierHealth
-from routet2i.routing.ledger import BudgetLedger
+from routet2i.routing.ledger import BudgetLedger, MemoryLedger
 from routet2i.routing.observer import NullObserver, RoutingObserver
 from routet2i.routing.ports import ImageWorker, PredictorPort
 from routet2i.routing.prediction_cache import PredictionCache
+from routet2i.routing.replicas import ReplicaSet
 from routet2i.routing.request import GenerationParams
 from routet2i.routing.settings import DispatchConfig
 from routet2i.routing.shadow import Shadower, ShadowSink
@@ -110,8 +112,11 @@ class Dispatcher:
         self.workers = {tier: workers[tier] for tier in self.tiers}
         self.clock = clock
         self.observer: RoutingObserver = observer or NullObserver()
-        self.budget: BudgetLedger = ledger or BudgetController(
-            config.budget, predictor.calibrated_threshold, self.tiers
+        for worker in self.workers.values():
+            if isinstance(worker, ReplicaSet):  # its replicas report to the same observer (metrics)
+                worker.bind(self.observer)
+        self.budget: BudgetLedger = ledger or MemoryLedger(
+            BudgetController(config.budget, predictor.calibrated_threshold, self.tiers)
         )
         self.health = TierHealth(
             self.workers,
@@ -134,6 +139,7 @@ class Dispatcher:
 
     # ----------------------------------------------------------------------------- life cycle
     async def start(self) -> None:
+        await self.budget.start()
         await self.batcher.start()
         try:  # the first pass of a model is slow (allocations, lazy init): not a user's request
             await self.batcher.predict([_WARMUP_PROMPT])
@@ -146,6 +152,7 @@ class Dispatcher:
         await self.health.stop()
         await self.batcher.stop()
         await asyncio.gather(*(w.aclose() for w in self.workers.values()), return_exceptions=True)
+        await self.budget.aclose()
 
     @property
     def router_running(self) -> bool:
@@ -157,16 +164,17 @@ class Dispatcher:
         """The router runs and at least one tier takes traffic."""
         return self.router_running and any(self.health.available(t) for t in self.tiers)
 
-    def swap_predictor(self, predictor: PredictorPort) -> PredictorPort:
-        """Make ``predictor`` the live router (a hot reload); returns the old one. Synchronous on
-        the event loop, so every request sees either predictor whole: the batch running now
-        finishes on the old one, the next batch runs on the new one, and the budget takes the new
+    async def swap_predictor(self, predictor: PredictorPort) -> PredictorPort:
+        """Make ``predictor`` the live router (a hot reload); returns the old one. The swap itself
+        is synchronous on the event loop, so every request sees either predictor whole: the batch
+        running now finishes on the old one, the next batch runs on the new one (a request whose
+        PRŜ came from the old one stays out of the new live sample). Then the budget takes the new
         calibration, keeping its window and spend (:meth:`BudgetController.recalibrate`)."""
         old, self.predictor = self.predictor, predictor
         self.batcher.swap_engine(predictor)
         self.cache.clear()
-        self.budget.recalibrate(predictor.calibrated_threshold)
         self.predictor_loaded_at = time.time()
+        await self.budget.recalibrate(predictor.calibrated_threshold)
         return old
 
     # ----------------------------------------------------------------------------- descriptions
@@ -184,33 +192,38 @@ class Dispatcher:
         return self.config.tiers[tier].model
 
     def describe_tiers(self) -> dict[str, Any]:
-        """Each tier's model, worker URL and health, cheapest first."""
+        """Each tier's model, worker URL (the first replica's, for several) and health, and each
+        replica's URL, state and load where a tier has several, cheapest first."""
         health = self.health.snapshot()
-        return {
-            tier: {
+        tiers: dict[str, Any] = {}
+        for tier in self.tiers:
+            worker = self.workers[tier]
+            entry = {
                 "model": self.model_name(tier),
-                "url": str(getattr(self.workers[tier], "base_url", self.config.tiers[tier].url)),
+                "url": str(getattr(worker, "base_url", self.config.tiers[tier].url)),
                 **health[tier],
             }
-            for tier in self.tiers
-        }
+            if isinstance(worker, ReplicaSet):
+                entry["replicas"] = worker.describe()
+            tiers[tier] = entry
+        return tiers
 
     def prices(self) -> dict[str, dict[str, Any]]:
         """Each tier's price block."""
         return {tier: self.config.tiers[tier].price.model_dump() for tier in self.tiers}
 
     # ----------------------------------------------------------------------------- budget
-    def budget_state(self) -> BudgetState:
-        state = self.budget.state(self.clock())
+    async def budget_state(self) -> BudgetState:
+        state = await self.budget.state(self.clock())
         self.observer.budget_read(state)
         return state
 
-    def budget_reasons(self) -> dict[str, int]:
-        return self.budget.reasons()
+    async def budget_reasons(self) -> dict[str, int]:
+        return await self.budget.reasons()
 
-    def update_budget(self, **changes: Any) -> BudgetPolicy:
+    async def update_budget(self, **changes: Any) -> BudgetPolicy:
         """An operator's change of the budget policy (ValueError naming the field; nothing changes)."""
-        return self.budget.update_policy(**changes)
+        return await self.budget.update_policy(**changes)
 
     # ----------------------------------------------------------------------------- routing
     async def predict(self, prompts: list[str], *, deadline: float) -> tuple[list[Prediction | None], float]:
@@ -249,8 +262,8 @@ class Dispatcher:
         deadline = asyncio.get_running_loop().time() + self.config.request_timeout_s
         preds, router_ms = await self.predict(prompts, deadline=deadline)
         now = self.clock()
-        verdicts = [self.budget.preview(None if p is None else p.prs, now=now) for p in preds]
-        state = self.budget_state()
+        verdicts = [await self.budget.preview(None if p is None else p.prs, now=now) for p in preds]
+        state = await self.budget_state()
         decisions = [
             RouteDecision.of(v, p, model=self.model_name(v.tier), budget=state, router_ms=router_ms)
             for v, p in zip(verdicts, preds, strict=True)
@@ -292,7 +305,7 @@ class Dispatcher:
         prediction: Prediction | None = None
         if forced is None or self.shadower.enabled:
             [prediction], _ = await self.predict([params.prompt], deadline=deadline)
-        verdict = self.budget.reserve(
+        verdict = await self.budget.reserve(
             None if prediction is None else prediction.prs,
             now=self.clock(),
             cheap_cost=self.quote(self.tiers.cheap, params),
@@ -303,13 +316,20 @@ class Dispatcher:
         route = _Route(verdict, prediction, (time.perf_counter() - t0) * 1000.0)
         self.observer.decided(verdict.tier, verdict.reason)
         try:
-            if forced is not None and verdict.tier != forced and self.config.routing.forced_over_budget == "reject":
+            if forced is not None and verdict.tier != forced and verdict.cap == "store":
+                if self.config.routing.forced_over_budget == "reject":
+                    raise BudgetUnavailable(
+                        f"the shared budget store cannot be reached, so no {self.tiers.expensive} image can be "
+                        f"reserved; retry shortly or let the router decide",
+                        retry_after=1.0,
+                    )
+            elif forced is not None and verdict.tier != forced and self.config.routing.forced_over_budget == "reject":
                 raise BudgetExhausted(
                     f"the {self.tiers.expensive} budget is spent and this request forces the "
                     f"{self.tiers.expensive} tier; retry later or let the router decide",
                     retry_after=self._budget_retry_after(),
                 )
-            if not self.health.acquire(route.tier) and not self._fall_back(route, "unavailable", params, forced):
+            if not self.health.acquire(route.tier) and not await self._fall_back(route, "unavailable", params, forced):
                 raise TierUnavailable(
                     f"the {route.tier} tier is out of rotation", retry_after=self._tiers_retry_after()
                 )
@@ -317,7 +337,7 @@ class Dispatcher:
             try:
                 response, size = await self._attempt(route.tier, params, deadline)
             except _Retryable as first:
-                if deadline - loop.time() <= 0 or not self._fall_back(
+                if deadline - loop.time() <= 0 or not await self._fall_back(
                     route, fallback_cause(first.error), params, forced
                 ):
                     raise self._tier_failed(route.tier, first.error) from None
@@ -330,17 +350,17 @@ class Dispatcher:
             return Served(
                 response=response,
                 size=size,
-                decision=self._decision(route),
+                decision=await self._decision(route),
                 router_ms=route.router_ms,
                 worker_ms=worker_s * 1000.0,
                 total_ms=(time.perf_counter() - t0) * 1000.0,
             )
         except RoutingError as err:
-            self.budget.release(verdict.ticket, now=self.clock())
-            err.decision = self._decision(route)
+            await self.budget.release(verdict.ticket, now=self.clock())
+            err.decision = await self._decision(route)
             raise
         finally:
-            self.budget.settle(verdict.ticket)
+            await self.budget.settle(verdict.ticket)
 
     async def _attempt(
         self, tier: TierName, params: GenerationParams, deadline: float
@@ -372,7 +392,7 @@ class Dispatcher:
         self.observer.worker_served(tier, time.perf_counter() - w0)
         return response, size
 
-    def _fall_back(
+    async def _fall_back(
         self, route: _Route, cause: FallbackCause, params: GenerationParams, forced: TierName | None
     ) -> bool:
         """Move ``route`` to the other tier if fallbacks are allowed for it, that tier is up and
@@ -382,7 +402,7 @@ class Dispatcher:
         alt = self.tiers.other(route.tier)
         if not self.health.available(alt):
             return False
-        if not self.budget.reassign(route.verdict.ticket, alt, now=self.clock(), cost=self.quote(alt, params)):
+        if not await self.budget.reassign(route.verdict.ticket, alt, now=self.clock(), cost=self.quote(alt, params)):
             return False
         if not self.health.acquire(alt):
             return False
@@ -397,12 +417,12 @@ class Dispatcher:
             retry_after = self._tiers_retry_after() if error.retry_after is None else error.retry_after
         return TierFailed(tier, error, retry_after=retry_after)
 
-    def _decision(self, route: _Route) -> RouteDecision:
+    async def _decision(self, route: _Route) -> RouteDecision:
         return RouteDecision.of(
             route.verdict,
             route.prediction,
             model=self.model_name(route.tier),
-            budget=self.budget.state(self.clock()),
+            budget=await self.budget.state(self.clock()),
             router_ms=route.router_ms,
             served_by=route.tier,
             fallback_cause=route.cause,

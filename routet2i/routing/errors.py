@@ -30,6 +30,11 @@ class BudgetExhausted(RoutingError):
     """A forced request for the expensive tier when its budget is spent (429)."""
 
 
+class BudgetUnavailable(RoutingError):
+    """The shared budget store cannot be reached and the request needs the expensive tier (503):
+    nothing is sent to it without a reservation."""
+
+
 class TierUnavailable(RoutingError):
     """The chosen tier is out of rotation and no fallback is allowed or possible (503)."""
 

@@ -7,7 +7,12 @@ request's share and cost at once (concurrent requests cannot overshoot a cap);
 budget); :meth:`~BudgetLedger.release` gives back what a request that produced nothing held;
 :meth:`~BudgetLedger.settle` ends the reservation once the request is over (always called, also
 after a release). :meth:`~BudgetLedger.preview` answers what :meth:`reserve` would decide and
-records nothing. ``now`` is seconds on the dispatcher's monotonic clock.
+records nothing. ``now`` is seconds on the dispatcher's monotonic clock (a shared ledger keeps
+one clock of its own for all its gateways and ignores it).
+
+Every step is a coroutine: a shared ledger (:mod:`routet2i.budget_store`) answers over the
+network. :class:`MemoryLedger` is the in-memory one: the pure
+:class:`~routet2i.routing.budget.BudgetController`, awaited in place.
 
 Shadow images (:mod:`routet2i.routing.shadow`) have their own life: :meth:`~BudgetLedger.reserve_shadow`
 holds one image's cost against the money budget (never the share window), or refuses it;
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from routet2i.routing.budget import BudgetPolicy, BudgetState, Calibration, ShadowHold, Verdict
+from routet2i.routing.budget import BudgetController, BudgetPolicy, BudgetState, Calibration, ShadowHold, Verdict
 from routet2i.types import ThresholdSource, TierName
 
 
@@ -29,20 +34,29 @@ class BudgetLedger(Protocol):
     @property
     def policy(self) -> BudgetPolicy: ...
 
-    def update_policy(self, **changes: Any) -> BudgetPolicy:
+    async def start(self) -> None:
+        """Connect (a shared ledger); never raises for an unreachable store: the ledger then
+        fails closed until it is back."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+    async def update_policy(self, **changes: Any) -> BudgetPolicy:
         """Change the policy (fields of :class:`BudgetPolicy`); ValueError naming the field, and
         nothing changed, on an invalid value."""
         ...
 
-    def recalibrate(self, calibration: Calibration | None) -> None:
+    async def recalibrate(self, calibration: Calibration | None) -> None:
         """A new router is live: α starts from its calibration; the accounting is kept."""
         ...
 
-    def preview(self, prs: float | None, *, now: float, forced: TierName | None = None) -> Verdict:
+    async def preview(self, prs: float | None, *, now: float, forced: TierName | None = None) -> Verdict:
         """The verdict :meth:`reserve` would give now; records nothing (ticket -1)."""
         ...
 
-    def reserve(
+    async def reserve(
         self,
         prs: float | None,
         *,
@@ -55,19 +69,19 @@ class BudgetLedger(Protocol):
         """Decide and hold the request's share and cost; the verdict's ticket names the reservation."""
         ...
 
-    def reassign(self, ticket: int, tier: TierName, *, now: float, cost: float) -> bool:
+    async def reassign(self, ticket: int, tier: TierName, *, now: float, cost: float) -> bool:
         """Move a reservation to ``tier`` at ``cost``; False (nothing changed) when over budget."""
         ...
 
-    def release(self, ticket: int, *, now: float) -> None:
+    async def release(self, ticket: int, *, now: float) -> None:
         """The request produced nothing: it holds no share and no spend any more."""
         ...
 
-    def settle(self, ticket: int) -> None:
+    async def settle(self, ticket: int) -> None:
         """The request is over (idempotent)."""
         ...
 
-    def reserve_shadow(
+    async def reserve_shadow(
         self, tier: TierName, cost: float, *, now: float, max_images: int, keep_share: float = 0.0
     ) -> ShadowHold:
         """Hold ``cost`` for one shadow image on ``tier``, or refuse it (``cap``: ``max_images``
@@ -75,22 +89,92 @@ class BudgetLedger(Protocol):
         ``1 - keep_share`` of the money budget)."""
         ...
 
-    def release_shadow(self, ticket: int, *, now: float) -> None:
+    async def release_shadow(self, ticket: int, *, now: float) -> None:
         """The shadow image was not made: its cost no longer counts."""
         ...
 
-    def settle_shadow(self, ticket: int) -> None:
+    async def settle_shadow(self, ticket: int) -> None:
         """The shadow generation is over (idempotent)."""
         ...
 
-    def threshold(self, now: float) -> tuple[float, ThresholdSource]:
+    async def threshold(self, now: float) -> tuple[float, ThresholdSource]:
         """α for the next decision and where it comes from."""
         ...
 
-    def state(self, now: float) -> BudgetState:
+    async def state(self, now: float) -> BudgetState:
         """A snapshot of the budget."""
         ...
 
-    def reasons(self) -> dict[str, int]:
+    async def reasons(self) -> dict[str, int]:
         """Decisions by reason since start."""
         ...
+
+
+class MemoryLedger:
+    """The budget of one gateway process: a :class:`BudgetController` behind the
+    :class:`BudgetLedger` coroutines (each step runs at once on the event loop, so no lock)."""
+
+    def __init__(self, controller: BudgetController) -> None:
+        self.controller = controller
+
+    @property
+    def policy(self) -> BudgetPolicy:
+        return self.controller.policy
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def update_policy(self, **changes: Any) -> BudgetPolicy:
+        return self.controller.update_policy(**changes)
+
+    async def recalibrate(self, calibration: Calibration | None) -> None:
+        self.controller.recalibrate(calibration)
+
+    async def preview(self, prs: float | None, *, now: float, forced: TierName | None = None) -> Verdict:
+        return self.controller.preview(prs, now=now, forced=forced)
+
+    async def reserve(
+        self,
+        prs: float | None,
+        *,
+        now: float,
+        cheap_cost: float = 0.0,
+        expensive_cost: float = 0.0,
+        forced: TierName | None = None,
+        sample: bool = True,
+    ) -> Verdict:
+        return self.controller.reserve(
+            prs, now=now, cheap_cost=cheap_cost, expensive_cost=expensive_cost, forced=forced, sample=sample
+        )
+
+    async def reassign(self, ticket: int, tier: TierName, *, now: float, cost: float) -> bool:
+        return self.controller.reassign(ticket, tier, now=now, cost=cost)
+
+    async def release(self, ticket: int, *, now: float) -> None:
+        self.controller.release(ticket, now=now)
+
+    async def settle(self, ticket: int) -> None:
+        self.controller.settle(ticket)
+
+    async def reserve_shadow(
+        self, tier: TierName, cost: float, *, now: float, max_images: int, keep_share: float = 0.0
+    ) -> ShadowHold:
+        return self.controller.reserve_shadow(tier, cost, now=now, max_images=max_images, keep_share=keep_share)
+
+    async def release_shadow(self, ticket: int, *, now: float) -> None:
+        self.controller.release_shadow(ticket, now=now)
+
+    async def settle_shadow(self, ticket: int) -> None:
+        self.controller.settle_shadow(ticket)
+
+    async def threshold(self, now: float) -> tuple[float, ThresholdSource]:
+        return self.controller.threshold(now)
+
+    async def state(self, now: float) -> BudgetState:
+        return self.controller.state(now)
+
+    async def reasons(self) -> dict[str, int]:
+        return self.controller.reasons()

@@ -48,6 +48,16 @@ class RoutingObserver(Protocol):
     def shadow_finished(self, tier: TierName, outcome: str) -> None:
         """A shadow generation on ``tier`` ended with ``outcome`` (:data:`~routet2i.routing.shadow.SHADOW_OUTCOMES`)."""
 
+    def replica_finished(self, tier: TierName, replica: str, outcome: str) -> None:
+        """One call to the replica at base URL ``replica`` of ``tier`` ended: ``outcome`` is
+        ``served`` or the worker error's ``error_type`` (:mod:`routet2i.routing.replicas`)."""
+
+    def replica_load(self, tier: TierName, replica: str, in_flight: int) -> None:
+        """``in_flight`` requests are outstanding on that replica now."""
+
+    def replica_changed(self, tier: TierName, replica: str, up: bool) -> None:
+        """That replica went out of its tier's rotation (``up`` False) or came back."""
+
 
 class NullObserver:
     """Reports nothing."""
@@ -86,4 +96,13 @@ class NullObserver:
         pass
 
     def shadow_finished(self, tier: TierName, outcome: str) -> None:
+        pass
+
+    def replica_finished(self, tier: TierName, replica: str, outcome: str) -> None:
+        pass
+
+    def replica_load(self, tier: TierName, replica: str, in_flight: int) -> None:
+        pass
+
+    def replica_changed(self, tier: TierName, replica: str, up: bool) -> None:
         pass

@@ -101,7 +101,7 @@ class RouterReloader:
             err = ReloadFailed(f"loading the router from {path} failed: {type(exc).__name__}: {exc}", field=field)
             raise self._failed(err, source, path, t0) from None
         previous = self._service.describe_router()
-        self._service.swap_predictor(engine)
+        await self._service.swap_predictor(engine)
         self.checkpoint = path
         live = self._service.describe_router()
         seconds = round(time.perf_counter() - t0, 3)

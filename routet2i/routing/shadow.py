@@ -3,9 +3,10 @@
 After :meth:`Dispatcher.generate <routet2i.routing.dispatcher.Dispatcher.generate>` has its
 :class:`~routet2i.routing.dispatcher.Served`, it calls :meth:`Shadower.offer`, which decides at
 once, on the event loop and without I/O, whether to shadow the request: the sampling rate, the
-uncertainty band around α, the other tier's health and load, then the budget (the per-period cap
-on shadow images and the money, :meth:`~routet2i.routing.ledger.BudgetLedger.reserve_shadow`).
-A shadowed request gets a background task that asks the other tier's worker for the same prompt,
+uncertainty band around α, the other tier's health and load. A shadowed request gets a background
+task that first asks the budget (the per-period cap on shadow images and the money,
+:meth:`~routet2i.routing.ledger.BudgetLedger.reserve_shadow`; a refusal is a skip like the
+others), then asks the other tier's worker for the same prompt,
 parameters and seed (one image with the served image's seed, the first one of a request for
 several, at the size that tier would be sent), then hands both images and the router's view of
 the prompt to a :class:`ShadowSink` in a thread. The client's answer never waits for any of it,
@@ -49,9 +50,18 @@ log = logging.getLogger("routet2i.routing.shadow")
 #: so the band cannot apply), ``no_image`` (the response holds none), ``cap`` (``max_per_period``
 #: reached), ``money`` (the money budget is short), ``tier_down`` (the other tier's circuit is not
 #: closed), ``tier_busy`` (the other tier is busy, or ``max_concurrent`` shadows run), ``error`` (a
-#: bug while deciding; logged).
+#: bug while deciding; logged), ``budget_unavailable`` (a shared budget store is unreachable).
 ShadowSkip = Literal[
-    "sampled_out", "certain", "no_prediction", "no_image", "cap", "money", "tier_down", "tier_busy", "error"
+    "sampled_out",
+    "certain",
+    "no_prediction",
+    "no_image",
+    "cap",
+    "money",
+    "tier_down",
+    "tier_busy",
+    "error",
+    "budget_unavailable",
 ]
 SHADOW_SKIPS: tuple[ShadowSkip, ...] = get_args(ShadowSkip)
 
@@ -155,7 +165,6 @@ class ShadowSink(Protocol):
 class _Job:
     """One shadow generation, as decided by :meth:`Shadower.offer`, and how it is going."""
 
-    ticket: int
     tier: TierName
     #: The client's request, and the shadow request made of it (the served seed, one image).
     client: GenerationParams
@@ -164,6 +173,10 @@ class _Job:
     cost: float
     served: Served
     router: Mapping[str, Any]
+    #: The budget's hold (-1 until it is granted).
+    ticket: int = -1
+    #: Why the budget refused it (then nothing ran and there is no outcome).
+    refused: ShadowSkip | None = None
     #: The shadow image was made (it is paid for, stored or not).
     made: bool = False
     outcome: ShadowOutcome = "generate_failed"
@@ -256,37 +269,39 @@ class Shadower:
             return "tier_busy"
         seed = served.response.images[0].seed
         shadow_params = replace(params, seed=params.seed if seed is None else seed, n=1)
-        cost = d.quote(other, shadow_params)
-        hold = d.budget.reserve_shadow(
-            other, cost, now=d.clock(), max_images=policy.max_per_period, keep_share=policy.money_reserve
-        )
-        if hold.refused is not None:
-            return hold.refused
         info = d.describe_router()
         job = _Job(
-            ticket=hold.ticket,
             tier=other,
             client=params,
             params=shadow_params,
             size=d.size_for(other, shadow_params),
-            cost=cost,
+            cost=d.quote(other, shadow_params),
             served=served,
             router={"checkpoint": info.get("checkpoint"), "data_id": info.get("data_id")},
         )
-        try:
-            task = asyncio.get_running_loop().create_task(self._run(job), name=f"routet2i-shadow-{other}")
-        except BaseException:
-            d.budget.release_shadow(hold.ticket, now=d.clock())
-            d.budget.settle_shadow(hold.ticket)
-            raise
+        task = asyncio.get_running_loop().create_task(self._run(job), name=f"routet2i-shadow-{other}")
         self._tasks.add(task)
-        # the accounting runs when the task is done, however it ended (also cancelled before it started)
+        # the counting runs when the task is done, however it ended (also cancelled before it started)
         task.add_done_callback(lambda t: self._finished(job, t))
         return None
 
     # ----------------------------------------------------------------------------- generation
     async def _run(self, job: _Job) -> None:
-        d = self._d
+        """Hold the budget, generate, hand the pair to the sink; the hold is settled however it
+        ends (a generation that made nothing gives its money back)."""
+        d, policy = self._d, self.policy
+        try:
+            hold = await d.budget.reserve_shadow(
+                job.tier, job.cost, now=d.clock(), max_images=policy.max_per_period, keep_share=policy.money_reserve
+            )
+        except Exception:
+            log.exception("holding the budget for a shadow generation failed")
+            job.refused = "error"
+            return
+        if hold.refused is not None:
+            job.refused = hold.refused
+            return
+        job.ticket = hold.ticket
         try:
             timeout = d.tier_timeout(job.tier)
             request = job.params.for_worker(job.size)
@@ -298,20 +313,30 @@ class Shadower:
             job.outcome = "written"
         except Exception as exc:
             log.warning("shadow generation on %s: %s (%s: %s)", job.tier, job.outcome, type(exc).__name__, exc)
+        finally:  # also when cancelled: the ledger's steps do not wait on this task's cancellation
+            try:
+                if not job.made:
+                    await d.budget.release_shadow(job.ticket, now=d.clock())
+                await d.budget.settle_shadow(job.ticket)
+            except Exception:
+                log.exception("settling a shadow generation failed")
 
     def _finished(self, job: _Job, task: asyncio.Task[None]) -> None:
-        """Settle a shadow generation's budget and count how it ended (a done callback: never raises)."""
+        """Count how a shadow generation ended (a done callback: never raises)."""
         self._tasks.discard(task)
         d = self._d
-        outcome: ShadowOutcome = "cancelled" if task.cancelled() else job.outcome
         try:
-            if not job.made:
-                d.budget.release_shadow(job.ticket, now=d.clock())
-            d.budget.settle_shadow(job.ticket)
+            if job.refused is not None:
+                self._count(job.refused)
+                d.observer.shadow_skipped(job.refused)
+                return
+            if task.cancelled() and job.ticket < 0:
+                return  # cancelled before the budget held anything: nothing ran
+            outcome: ShadowOutcome = "cancelled" if task.cancelled() else job.outcome
             self._count(outcome)
             d.observer.shadow_finished(job.tier, outcome)
         except Exception:
-            log.exception("settling a shadow generation failed")
+            log.exception("counting a shadow generation failed")
 
     def _write(self, job: _Job, response: GenerateResponse) -> None:
         """Build the pair (decoding both PNGs) and hand it to the sink; runs in a worker thread."""

@@ -8,7 +8,6 @@ reads the counts to enforce the share cap and to set α.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, insort
 from collections import deque
 
@@ -40,19 +39,13 @@ class ShareWindow:
         """PRŜ values of the live router among the automatic decisions in the window."""
         return len(self._auto_prs)
 
-    def prs_quantile(self, q: float) -> float:
-        """The ``q``-quantile (lower, q ∈ [0, 1]) of the live PRŜ sample; +inf when q reaches past
-        its end (every sampled prompt is under it)."""
-        n = len(self._auto_prs)
-        k = math.floor(q * n + 1e-9)
-        return self._auto_prs[k] if k < n else math.inf
+    def prs_value(self, rank: int) -> float:
+        """The live PRŜ at ``rank`` (0: the smallest) of the sorted live sample."""
+        return self._auto_prs[rank]
 
-    def mean_quotes(self) -> tuple[float, float]:
-        """Mean quoted (cheap, expensive) cost of a request in the window (0, 0 when empty)."""
-        n = len(self._entries)
-        if n == 0:
-            return 0.0, 0.0
-        return self._cheap_quotes / n, self._expensive_quotes / n
+    def quote_sums(self) -> tuple[float, float]:
+        """Sums of the quoted (cheap, expensive) cost of the decisions in the window."""
+        return self._cheap_quotes, self._expensive_quotes
 
     def expensive_after_one_more(self, size: int, replacing: Reservation | None) -> int:
         """Expensive decisions in the window once one more expensive image is in: a new decision

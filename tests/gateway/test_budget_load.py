@@ -42,8 +42,8 @@ async def test_cloud_share_stays_within_budget_under_concurrency(shared_data: Pa
     decided: list[Tier] = []
     decide = service.budget.reserve
 
-    def spy(*args: object, **kwargs: object) -> Verdict:
-        verdict = decide(*args, **kwargs)  # type: ignore[arg-type]
+    async def spy(*args: object, **kwargs: object) -> Verdict:
+        verdict = await decide(*args, **kwargs)  # type: ignore[arg-type]
         decided.append(verdict.tier)
         return verdict
 

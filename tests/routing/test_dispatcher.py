@@ -64,7 +64,7 @@ async def test_a_failed_generation_gives_its_budget_back(dispatcher_of: MakeDisp
         assert isinstance(failed.value.error, WorkerTimeout) and failed.value.tier == "cloud"
         decision = failed.value.decision
         assert decision is not None and (decision.tier, decision.reason) == ("cloud", "predicted")
-        state = d.budget_state()
+        state = await d.budget_state()
         # the cloud image did not happen: neither its share nor its price is held any more
         assert state.window_requests == 1 and state.cloud_in_window == 0 and state.spent_in_period == 0.0
         assert decision.budget.cloud_in_window == 0
@@ -86,7 +86,7 @@ async def test_a_request_falls_back_at_most_once(dispatcher_of: MakeDispatcher) 
             "timeout",
         )
         assert d.health.available("cloud") and d.health.available("edge")
-        assert d.budget_state().cloud_in_window == 0
+        assert (await d.budget_state()).cloud_in_window == 0
 
 
 async def test_preview_records_nothing(dispatcher_of: MakeDispatcher) -> None:
@@ -96,9 +96,9 @@ async def test_preview_records_nothing(dispatcher_of: MakeDispatcher) -> None:
             ("cloud", "predicted", -1),
             ("edge", "predicted", -1),
         ]
-        assert state.window_requests == 0 and state.decisions_total == 0 and d.budget_reasons() == {}
+        assert state.window_requests == 0 and state.decisions_total == 0 and (await d.budget_reasons()) == {}
         served = await d.generate(params("prs=0.1 a"), forced=None)
-        assert served.decision.tier == "cloud" and d.budget_state().window_requests == 1
+        assert served.decision.tier == "cloud" and (await d.budget_state()).window_requests == 1
 
 
 async def test_forced_over_budget_is_refused_and_holds_nothing(dispatcher_of: MakeDispatcher) -> None:
@@ -108,7 +108,7 @@ async def test_forced_over_budget_is_refused_and_holds_nothing(dispatcher_of: Ma
             await d.generate(params("a fox"), forced="cloud")
         assert refused.value.retry_after == 1.0 and cloud.calls == 0
         assert refused.value.decision is not None and refused.value.decision.cap == "share"
-        assert d.budget_state().cloud_in_window == 0
+        assert (await d.budget_state()).cloud_in_window == 0
 
 
 async def test_no_fallback_for_a_tier_out_of_rotation_when_fallbacks_are_off(dispatcher_of: MakeDispatcher) -> None:
@@ -119,7 +119,7 @@ async def test_no_fallback_for_a_tier_out_of_rotation_when_fallbacks_are_off(dis
         with pytest.raises(TierUnavailable) as down:
             await d.generate(params("prs=0.1 a fox"), forced=None)
         assert edge.calls == 0 and down.value.retry_after is not None and down.value.retry_after >= 1
-        assert d.budget_state().cloud_in_window == 0
+        assert (await d.budget_state()).cloud_in_window == 0
 
 
 def test_the_in_memory_controller_is_a_budget_ledger() -> None:
@@ -139,7 +139,7 @@ async def test_a_repeated_prompt_skips_the_model_until_a_reload(dispatcher_of: M
         await d.generate(params("prs=0.2 a red fox"), forced=None)
         assert engine.batches == [2, 1]
         fresh = FakeEngine(0.0, 1.0)
-        d.swap_predictor(fresh)
+        await d.swap_predictor(fresh)
         await d.route(["prs=0.2 a red fox"])
         assert fresh.batches == [1], "a reload empties the cache: the new router predicts"
 

@@ -16,6 +16,7 @@ import pytest
 from routet2i.routing.budget import BudgetController, BudgetPolicy
 from routet2i.routing.dispatcher import Dispatcher, Served
 from routet2i.routing.errors import BudgetExhausted
+from routet2i.routing.ledger import MemoryLedger
 from routet2i.routing.price import Price
 from routet2i.routing.request import GenerationParams
 from routet2i.routing.settings import DispatchConfig, HealthOptions, RoutingOptions, TierOptions
@@ -136,7 +137,7 @@ async def test_rate_zero_shadows_nothing(dispatcher_of: MakeDispatcher) -> None:
         await d.shadower.drain()
         assert (edge.calls, cloud.calls) == (1, 1)
         assert sink.pairs == [] and d.shadower.counts == {}
-        assert d.budget_state().shadow_images == 0
+        assert (await d.budget_state()).shadow_images == 0
 
 
 async def test_every_served_request_gets_one_shadow_on_the_other_tier(dispatcher_of: MakeDispatcher) -> None:
@@ -167,7 +168,7 @@ async def test_every_served_request_gets_one_shadow_on_the_other_tier(dispatcher
         assert (cat.live.tier, cat.shadow.tier, cat.seed, cat.cost) == ("cloud", "edge", 7, 0.0)
         assert next(r for r in edge.requests if r["seed"] == 7)["width"] == 64
 
-        state = d.budget_state()
+        state = await d.budget_state()
         # the shadow cloud image is priced on its own line, never in the cloud share window
         assert state.shadow_spent == pytest.approx(CLOUD_PRICE) and state.shadow_images == 2
         assert state.spent_in_period == pytest.approx(CLOUD_PRICE)
@@ -206,7 +207,7 @@ async def test_a_failing_shadow_generation_never_fails_the_client_and_gives_its_
         served = await serve(d, "prs=0.9 a fox")
         assert served.decision.tier == "edge"
         await d.shadower.drain()
-        state = d.budget_state()
+        state = await d.budget_state()
         assert sink.pairs == [] and d.shadower.counts == {"generate_failed": 1}
         assert state.shadow_spent == 0.0 and state.shadow_images == 1
 
@@ -217,17 +218,18 @@ async def test_a_failing_store_never_fails_the_client(dispatcher_of: MakeDispatc
         await d.shadower.drain()
         assert d.shadower.counts == {"write_failed": 1}
         # the image was made (and paid for) even though it could not be stored
-        assert d.budget_state().shadow_spent == pytest.approx(CLOUD_PRICE)
+        assert (await d.budget_state()).shadow_spent == pytest.approx(CLOUD_PRICE)
 
 
 async def test_stop_cancels_running_shadows_and_releases_them(dispatcher_of: MakeDispatcher) -> None:
     cloud, sink = GatedWorker("tiny-cloud"), MemorySink()
     async with dispatcher_of(ALWAYS, sink, cloud=cloud) as d:
         await serve(d, "prs=0.9 a fox")
-        assert d.shadower.running == 1 and d.budget_state().shadow_spent == pytest.approx(CLOUD_PRICE)
+        await asyncio.sleep(0)  # the shadow task's first step holds the budget
+        assert d.shadower.running == 1 and (await d.budget_state()).shadow_spent == pytest.approx(CLOUD_PRICE)
         await d.shadower.stop()
         assert d.shadower.running == 0 and d.shadower.counts == {"cancelled": 1}
-        assert d.budget_state().shadow_spent == 0.0 and sink.pairs == []
+        assert (await d.budget_state()).shadow_spent == 0.0 and sink.pairs == []
 
 
 async def test_the_per_period_cap_holds(dispatcher_of: MakeDispatcher) -> None:
@@ -241,7 +243,7 @@ async def test_the_per_period_cap_holds(dispatcher_of: MakeDispatcher) -> None:
         clock.now += 201.0  # the period has passed: shadowing resumes
         await serve(d, "prs=0.9 fox later")
         await d.shadower.drain()
-        assert len(sink.pairs) == 4 and d.budget_state().shadow_images == 1
+        assert len(sink.pairs) == 4 and (await d.budget_state()).shadow_images == 1
 
 
 @pytest.mark.parametrize("reserve", [0.0, 0.25])
@@ -262,10 +264,10 @@ async def test_shadow_and_client_spend_never_pass_the_money_cap(dispatcher_of: M
             except BudgetExhausted:
                 events.append("client refused")
             await d.shadower.drain()
-            state = d.budget_state()
+            state = await d.budget_state()
             assert state.spent_in_period + state.shadow_spent <= cap + 1e-9
             assert state.money_left == pytest.approx(cap - state.spent_in_period - state.shadow_spent)
-        state = d.budget_state()
+        state = await d.budget_state()
         assert state.shadow_spent > 0 and state.spent_in_period > 0
         assert "client refused" in events and "shadow paused" in events
         if reserve > 0:
@@ -278,7 +280,7 @@ async def test_only_uncertain_prompts_are_shadowed_when_asked(dispatcher_of: Mak
     sink = MemorySink()
     policy = ShadowPolicy(shadow_rate=1.0, uncertain_only=0.1, seed=0)
     async with dispatcher_of(policy, sink) as d:
-        assert d.budget.threshold(0)[0] == pytest.approx(0.5)
+        assert (await d.budget.threshold(0))[0] == pytest.approx(0.5)
         for prs in (0.55, 0.9, 0.45, 0.05, 0.62):
             await serve(d, f"prs={prs} a fox")
         await d.shadower.drain()
@@ -368,13 +370,13 @@ def test_a_pair_without_seeds_gets_a_label() -> None:
     assert pair.seed == 16 and pair.checkpoint is None
 
 
-class BrokenLedger(BudgetController):
-    def reserve_shadow(self, *args: Any, **kwargs: Any) -> Any:
+class BrokenLedger(MemoryLedger):
+    async def reserve_shadow(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("ledger bug")
 
 
 async def test_a_bug_while_deciding_never_reaches_the_client() -> None:
-    ledger = BrokenLedger(BudgetPolicy())
+    ledger = BrokenLedger(BudgetController(BudgetPolicy()))
     dispatcher = Dispatcher(
         config(ALWAYS),
         FakeEngine(),
@@ -385,6 +387,7 @@ async def test_a_bug_while_deciding_never_reaches_the_client() -> None:
     await dispatcher.batcher.start()
     try:
         assert (await serve(dispatcher, "prs=0.9 a fox")).decision.tier == "edge"
+        await dispatcher.shadower.drain()
         assert dispatcher.shadower.counts == {"error": 1} and dispatcher.shadower.running == 0
     finally:
         await dispatcher.stop()

@@ -17,11 +17,11 @@ from routet2i.routing.dispatcher import Dispatcher
 log = logging.getLogger("routet2i.gateway.budget")
 
 
-def budget_view(dispatcher: Dispatcher) -> dict[str, Any]:
-    state = dispatcher.budget_state()
+async def budget_view(dispatcher: Dispatcher) -> dict[str, Any]:
+    state = await dispatcher.budget_state()
     return {
         **state.as_dict(),
-        "reasons": dispatcher.budget_reasons(),
+        "reasons": await dispatcher.budget_reasons(),
         "prices": dispatcher.prices(),
         "shadow": dispatcher.shadower.snapshot(),
     }
@@ -32,7 +32,7 @@ def build_router() -> APIRouter:
 
     @router.get("/v1/budget", dependencies=[Depends(require_client)])
     async def get_budget(dispatcher: DispatcherDep) -> dict[str, Any]:
-        return budget_view(dispatcher)
+        return await budget_view(dispatcher)
 
     @router.put("/v1/budget", dependencies=[Depends(require_admin)])
     async def put_budget(body: BudgetUpdate, dispatcher: DispatcherDep) -> dict[str, Any]:
@@ -40,11 +40,11 @@ def build_router() -> APIRouter:
         if not changes:
             raise InvalidField(f"nothing to change: give {', '.join(BudgetUpdate.model_fields)}", field="body")
         try:
-            dispatcher.update_budget(**changes)
+            await dispatcher.update_budget(**changes)
         except ValueError as exc:
             field = next((n for n in changes if n in str(exc)), "body")
             raise InvalidField(str(exc), field=field) from None
         log.warning("budget changed by the operator", extra={"changes": changes})
-        return budget_view(dispatcher)
+        return await budget_view(dispatcher)
 
     return router

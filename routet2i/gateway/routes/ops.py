@@ -60,7 +60,7 @@ def build_router() -> APIRouter:
     async def metrics(request: Request, dispatcher: DispatcherDep, settings: SettingsDep) -> Response:
         if settings.security.protect_metrics:
             await require_client(request)
-        dispatcher.budget_state()  # refresh the budget gauges
+        await dispatcher.budget_state()  # refresh the budget gauges
         registry: GatewayMetrics = request.app.state.metrics
         return Response(registry.render(), media_type=CONTENT_TYPE)
 
