@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "worker": "routet2i.gateway.command_worker",  # workers.command + --demo (testing sits above workers)
     "gateway": "routet2i.gateway.command",
     "serve": "routet2i.gateway.command_serve",
+    "ray": "routet2i.ray_serve.command",  # the gateway and its tiers on Ray Serve (the `ray` extra)
     "learn": "routet2i.learning.command_learn",
     "replay": "routet2i.learning.command_replay",
     "bench": "routet2i.bench.command",
