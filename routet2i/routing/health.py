@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
-from routet2i.routing.ports import ImageWorker, ReadinessProbe
+from routet2i.routing.ports import ImageWorker
+from routet2i.routing.probe import health_check
 from routet2i.tasks import cancel_and_wait
 from routet2i.types import TierName
 from routet2i.workers import errors as werr
@@ -130,17 +131,7 @@ class TierHealth:
         await asyncio.gather(*(self._check(tier) for tier in self._tiers))
 
     async def _check(self, tier: TierName) -> None:
-        error: werr.WorkerError | None
-        try:
-            reason = await asyncio.wait_for(_why_not_ready(self._workers[tier]), self._timeout)
-        except werr.WorkerError as exc:
-            error = exc
-        except (asyncio.TimeoutError, OSError) as exc:
-            timed_out = isinstance(exc, asyncio.TimeoutError) or not str(exc)
-            what = f"no answer within {self._timeout:g} s" if timed_out else str(exc)
-            error = werr.WorkerTimeout(f"health check: {what} ({type(exc).__name__})")
-        else:
-            error = None if reason is None else werr.WorkerUnavailable(f"health check: {reason}")
+        error = await health_check(self._workers[tier], self._timeout)
         self._not_ready[tier] = None if error is None else str(error)
         self._checked[tier] = True
         if error is None:
@@ -163,10 +154,3 @@ class TierHealth:
             except Exception:  # a bug in a check must not stop the checker
                 log.exception("health check failed")
             await asyncio.sleep(self._interval)
-
-
-async def _why_not_ready(worker: ImageWorker) -> str | None:
-    """The worker's reason for not being ready (None: ready); a plain ``ready()`` says only that."""
-    if isinstance(worker, ReadinessProbe):
-        return await worker.why_not_ready()
-    return None if await worker.ready() else "the worker is not ready"

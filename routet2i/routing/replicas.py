@@ -42,7 +42,8 @@ from typing import Any
 
 from routet2i.routing.breaker import BreakerPolicy, CircuitBreaker
 from routet2i.routing.observer import NullObserver, RoutingObserver
-from routet2i.routing.ports import ImageWorker, ReadinessProbe
+from routet2i.routing.ports import ImageWorker
+from routet2i.routing.probe import health_check
 from routet2i.types import TierName
 from routet2i.workers import errors as werr
 from routet2i.workers.schemas import GenerateRequest, GenerateResponse
@@ -225,17 +226,7 @@ class ReplicaSet:
 
     async def _probe(self, replica: Replica) -> None:
         """One health check of ``replica`` (the tier health check's rules, per replica)."""
-        error: werr.WorkerError | None
-        try:
-            reason = await asyncio.wait_for(_why_not_ready(replica.worker), self.probe_timeout_s)
-        except werr.WorkerError as exc:
-            error = exc
-        except (asyncio.TimeoutError, OSError) as exc:
-            timed_out = isinstance(exc, asyncio.TimeoutError) or not str(exc)
-            what = f"no answer within {self.probe_timeout_s:g} s" if timed_out else str(exc)
-            error = werr.WorkerTimeout(f"health check: {what} ({type(exc).__name__})")
-        else:
-            error = None if reason is None else werr.WorkerUnavailable(f"health check: {reason}")
+        error = await health_check(replica.worker, self.probe_timeout_s)
         replica.not_ready = None if error is None else str(error)
         if error is None:
             replica.breaker.record_success(self._clock())
@@ -289,10 +280,3 @@ class ReplicaSet:
 def _retryable(exc: werr.WorkerError) -> bool:
     """Whether another replica may succeed where one failed with ``exc`` (module docstring)."""
     return not isinstance(exc, (werr.WorkerBadRequest, werr.WorkerUpstreamError))
-
-
-async def _why_not_ready(worker: ImageWorker) -> str | None:
-    """The worker's reason for not being ready (None: ready); a plain ``ready()`` says only that."""
-    if isinstance(worker, ReadinessProbe):
-        return await worker.why_not_ready()
-    return None if await worker.ready() else "the worker is not ready"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
+from routet2i.bench.replicas import max_in_any_window
 from routet2i.budget_store.factory import build_ledger
 from routet2i.budget_store.redis_ledger import RedisLedger
 from routet2i.budget_store.settings import BudgetSettings
@@ -47,16 +48,6 @@ async def keys(url: str, prefix: str) -> set[str]:
         await client.aclose()
 
 
-def max_cloud_in_any_window(tiers: list[str], window: int) -> int:
-    best = count = 0
-    for i, tier in enumerate(tiers):
-        count += tier == CLOUD
-        if i >= window:
-            count -= tiers[i - window] == CLOUD
-        best = max(best, count)
-    return best
-
-
 async def test_three_gateways_never_pass_the_shared_caps_together(
     make_ledger: MakeLedger, redis_server: RedisServer
 ) -> None:
@@ -81,7 +72,7 @@ async def test_three_gateways_never_pass_the_shared_caps_together(
 
     await asyncio.gather(*(one(i) for i in range(600)))
     in_order = [decided[t] for t in sorted(decided)]  # by ticket: the order of the reservations
-    assert max_cloud_in_any_window(in_order, 50) <= 15  # ⌊0.3 · 50⌋, over every window of all three
+    assert max_in_any_window(in_order, 50) <= 15  # ⌊0.3 · 50⌋, over every window of all three
     state = await gateways[1].state(0.0)
     assert state.decisions_total == 600 and state.spent_in_period <= 60.0 + 1e-9
     assert state.cloud_in_window <= 15 and in_order.count(CLOUD) > 0

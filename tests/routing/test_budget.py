@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from routet2i.bench.replicas import max_in_any_window
 from routet2i.routing.budget import BudgetController, BudgetPolicy
 from routet2i.routing.price import Price
 from routet2i.types import CLOUD, EDGE
@@ -14,13 +15,7 @@ from routet2i.types import TierName as Tier
 
 def max_cloud_in_any_window(tiers: list[Tier], window: int) -> int:
     """The most cloud decisions in any ``window`` consecutive decisions (prefixes included)."""
-    best = count = 0
-    for i, tier in enumerate(tiers):
-        count += tier == CLOUD
-        if i >= window:
-            count -= tiers[i - window] == CLOUD
-        best = max(best, count)
-    return best
+    return max_in_any_window(list(tiers), window, CLOUD)
 
 
 def test_price_formula() -> None:
