@@ -105,6 +105,8 @@ class YamlSettings(BaseSettings):
 
     #: A subclass may name its default file inside :data:`CONFIG_DIR`.
     default_file: ClassVar[str | None] = None
+    #: Fields (paths of nested keys) a config file may not set: secrets read from the environment only.
+    env_only: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -133,6 +135,13 @@ class YamlSettings(BaseSettings):
         if path is not None:
             data = read_yaml(path)
             source = str(path)
+            for keys in cls.env_only:
+                if _nested(data, keys) is not None:
+                    variable = env_prefix_of(cls) + "__".join(k.upper() for k in keys)
+                    raise ConfigError(
+                        f"{source}: {'.'.join(keys)} is a secret and may not be in a config file: "
+                        f"set {variable} in the environment"
+                    )
         data.update(overrides)
         return validate_or_explain(cls, data, source)
 
@@ -212,3 +221,12 @@ def data_dir() -> Path:
     """The rated-data folder: ``$ROUTET2I_DATA_DIR`` or ``../shared/data`` beside the checkout."""
     env = os.environ.get(DATA_DIR_ENV)
     return Path(env) if env else DEFAULT_DATA_DIR
+
+
+def _nested(data: Any, keys: tuple[str, ...]) -> Any:
+    """``data[k1][k2]...`` or None where a level is missing."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data

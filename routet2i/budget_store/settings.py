@@ -4,8 +4,8 @@ which ``PUT /v1/budget`` changes at run time) and where the budget is kept.
 ``store: memory`` (the default) keeps it in the gateway process: one gateway, one budget.
 ``store: redis`` keeps it in Redis (:mod:`routet2i.budget_store.redis_ledger`) so several gateway
 replicas share one window and one money period. The password comes from the environment only
-(``ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD``); a URL holding one is refused, so no secret ends up
-in a config file.
+(``ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD``): a config file that sets it and a URL holding one
+are refused, so no secret ends up in a config file.
 """
 
 from __future__ import annotations

@@ -174,6 +174,7 @@ class GatewaySettings(YamlSettings):
     model_config = SettingsConfigDict(env_prefix=service_env_prefix("gateway"))
 
     default_file: ClassVar[str | None] = "gateway.yaml"
+    env_only: ClassVar[tuple[tuple[str, ...], ...]] = (("budget", "redis_password"),)
 
     server: ServerOptions = Field(default_factory=ServerOptions)
     router: RouterOptions = Field(default_factory=RouterOptions)

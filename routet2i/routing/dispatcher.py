@@ -330,9 +330,7 @@ class Dispatcher:
                     retry_after=self._budget_retry_after(),
                 )
             if not self.health.acquire(route.tier) and not await self._fall_back(route, "unavailable", params, forced):
-                raise TierUnavailable(
-                    f"the {route.tier} tier is out of rotation", retry_after=self._tiers_retry_after()
-                )
+                raise self._out_of_rotation(route.tier)
             w0 = time.perf_counter()
             try:
                 response, size = await self._attempt(route.tier, params, deadline)
@@ -409,6 +407,15 @@ class Dispatcher:
         self.observer.fell_back(route.tier, alt, cause)
         route.cause, route.tier = cause, alt
         return True
+
+    def _out_of_rotation(self, tier: TierName) -> RoutingError:
+        """The answer for a request whose tier takes no traffic now: 429 while the tier's worker
+        is over capacity (its 429 took it out for its ``Retry-After``), else 503."""
+        if self.health.overloaded(tier):
+            retry_after = max(self.health.retry_after(tier), 1.0)  # when this tier takes traffic again
+            busy = werr.WorkerOverloaded(f"the {tier} tier is over capacity", retry_after=retry_after)
+            return TierFailed(tier, busy, retry_after=retry_after)
+        return TierUnavailable(f"the {tier} tier is out of rotation", retry_after=self._tiers_retry_after())
 
     def _tier_failed(self, tier: TierName, error: werr.WorkerError) -> TierFailed:
         """The answer for ``error`` on ``tier``: an overloaded or unavailable tier says when to retry."""

@@ -59,6 +59,8 @@ class TierHealth:
         self._not_ready: dict[TierName, str | None] = {tier: None for tier in self._tiers}
         #: Whether each tier was last reported in rotation (a change is logged and observed once).
         self._in_rotation = {tier: True for tier in self._tiers}
+        #: The last failure was an overload (a 429): out of rotation, the tier is busy, not down.
+        self._overloaded = {tier: False for tier in self._tiers}
 
     # ----------------------------------------------------------------------------- queries
     def available(self, tier: TierName) -> bool:
@@ -74,6 +76,11 @@ class TierHealth:
 
     def retry_after(self, tier: TierName) -> float:
         return self._breakers[tier].retry_after(self._clock())
+
+    def overloaded(self, tier: TierName) -> bool:
+        """Whether ``tier`` is out of rotation because its worker said it is over capacity (a 429
+        opened the circuit for its ``Retry-After``): busy, not down."""
+        return self._overloaded[tier] and not self.available(tier)
 
     def reason(self, tier: TierName) -> str | None:
         """Why ``tier`` is not taking traffic, or None when it is: the last health check's reason
@@ -95,6 +102,7 @@ class TierHealth:
 
     # ----------------------------------------------------------------------------- outcomes
     def record_success(self, tier: TierName) -> None:
+        self._overloaded[tier] = False
         self._breakers[tier].record_success(self._clock())
         self._notify(tier)
 
@@ -102,6 +110,7 @@ class TierHealth:
         """Count a failure. A 429 opens the circuit for its ``Retry-After``; an unreachable
         worker (503) at once for the cooldown; timeouts and errors count toward the threshold."""
         breaker = self._breakers[tier]
+        self._overloaded[tier] = isinstance(exc, werr.WorkerOverloaded)
         open_for: float | None = None
         if isinstance(exc, werr.WorkerOverloaded):
             open_for = exc.retry_after or breaker.policy.cooldown_s

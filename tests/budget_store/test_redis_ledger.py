@@ -7,6 +7,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,12 +16,17 @@ from routet2i.bench.replicas import max_in_any_window
 from routet2i.budget_store.factory import build_ledger
 from routet2i.budget_store.redis_ledger import RedisLedger
 from routet2i.budget_store.settings import BudgetSettings
+from routet2i.errors import ConfigError
+from routet2i.gateway.settings import GatewaySettings
 from routet2i.routing.budget import BudgetPolicy
 from routet2i.routing.tiers import Tiers
 from routet2i.testing.redis_server import RedisServer
 from routet2i.types import CLOUD, EDGE
 
 MakeLedger = Callable[..., RedisLedger]
+
+#: The tiers block of a minimal gateway config file.
+TIERS = "tiers:\n  edge: {model: e}\n  cloud: {model: c}\n"
 
 
 @pytest.fixture
@@ -160,3 +166,14 @@ def test_settings_pick_the_store_and_keep_secrets_out_of_urls() -> None:
     with pytest.raises(ValueError, match="redis_url"):
         BudgetSettings(store="redis", redis_url="http://db:6379")
     assert "hunter2" not in repr(BudgetSettings(store="redis", redis_password="hunter2"))
+
+
+def test_the_redis_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"{TIERS}budget:\n  store: redis\n  redis_password: hunter2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD"):
+        GatewaySettings.load(config)
+    config.write_text(f"{TIERS}budget:\n  store: redis\n", encoding="utf-8")
+    monkeypatch.setenv("ROUTET2I_GATEWAY_BUDGET__REDIS_PASSWORD", "hunter2")
+    password = GatewaySettings.load(config).budget.redis_password
+    assert password is not None and password.get_secret_value() == "hunter2"

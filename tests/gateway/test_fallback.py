@@ -33,6 +33,18 @@ def test_overloaded_cloud_falls_back_to_the_edge_and_leaves_rotation(make_gatewa
         assert 'routet2i_gateway_tier_up{tier="cloud"} 0.0' in metrics
 
 
+def test_a_forced_request_on_an_overloaded_tier_is_429_not_503(make_gateway: MakeGateway) -> None:
+    """A 429 takes the tier out for its Retry-After; meanwhile a request that may not fall back
+    hears that the tier is busy (429 + Retry-After), not that it is down."""
+    with make_gateway(cloud_mode="overloaded") as gw:
+        first = gw.client.post("/v1/images/generations", json={"prompt": "a fox", "model": "tiny-cloud"})
+        assert first.status_code == 429
+        calls = gw.cloud.calls
+        second = gw.client.post("/v1/images/generations", json={"prompt": "a fox", "model": "tiny-cloud"})
+        assert second.status_code == 429 and second.json()["error"]["type"] == "overloaded"
+        assert int(second.headers["Retry-After"]) >= 1 and gw.cloud.calls == calls  # not tried again
+
+
 def test_edge_down_falls_back_to_the_cloud_only_within_budget(make_gateway: MakeGateway) -> None:
     with make_gateway(edge_mode="down", budget={"cloud_share": 0.02, "window": 100}) as gw:
         first = _routing(gw.client.post("/generate", json={"prompt": "prs=0.9 a"}))

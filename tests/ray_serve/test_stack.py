@@ -173,7 +173,9 @@ def test_the_gateway_lifespan_runs_under_serve(stack: Stack) -> None:
 
 def test_a_saturated_tier_is_429_with_retry_after(stack: Stack) -> None:
     """Forced to the cloud (no fallback): one request in the replica, one queued in front of
-    it, the rest refused by Serve's back-pressure and answered 429 with Retry-After."""
+    it, the rest refused by Serve's back-pressure and answered 429 with Retry-After. A request
+    arriving after a refusal took the tier out of rotation for that Retry-After hears 429 too,
+    with the time left."""
     body = {"prompt": "a crowded market", "route": "cloud", "width": 128, "height": 128, "steps": 4, "n": 4}
 
     def post(i: int) -> httpx.Response:
@@ -186,8 +188,9 @@ def test_a_saturated_tier_is_429_with_retry_after(stack: Stack) -> None:
     refused = [r for r in responses if r.status_code == 429]
     assert refused and len(refused) < len(responses), codes
     for r in refused:
-        assert r.headers["Retry-After"] == str(CLOUD_RETRY_AFTER_S)
+        assert 1 <= int(r.headers["Retry-After"]) <= CLOUD_RETRY_AFTER_S
         assert r.json()["error"]["type"] == "overloaded"
+    assert any(r.headers["Retry-After"] == str(CLOUD_RETRY_AFTER_S) for r in refused)  # Serve's own
     wait_ready(stack.url)  # the 429s opened the cloud breaker for Retry-After; it closes again
 
 
