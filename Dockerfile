@@ -8,6 +8,7 @@
 #   docker run --rm -p 8000:8000 routet2i gateway --config configs/gateway.yaml
 #   docker run --rm --gpus all -p 8000:8000 -v hf-cache:/data/huggingface routet2i \
 #       serve --config configs/gateway.yaml --edge configs/edge-sd-turbo.yaml --cloud configs/cloud-sdxl.yaml
+#   docker build --build-arg EXTRAS=ray -t routet2i:ray .     # + Ray Serve (routet2i ray, deploy/ray/; +~340 MB)
 #
 # Base: the CUDA runtime of the torch build pinned in pyproject.toml (torch 2.14.1 from PyPI is
 # built for CUDA 13.0, so the host needs an NVIDIA driver for CUDA 13.0: R580 or newer).
@@ -23,6 +24,8 @@ FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
 # ---------------------------------------------------------------------------------------------
 FROM nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu${UBUNTU_VERSION} AS build
 ARG PYTHON_VERSION
+# Optional extras of pyproject.toml, e.g. "ray" for the Ray Serve deployment (none by default).
+ARG EXTRAS=""
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_PYTHON_INSTALL_DIR=/opt/python \
     UV_PYTHON_PREFERENCE=only-managed \
@@ -33,7 +36,7 @@ RUN uv python install "${PYTHON_VERSION}" && uv venv --python "${PYTHON_VERSION}
 WORKDIR /app
 # Dependencies first (the big layer: torch, diffusers...), so editing the code keeps it cached.
 COPY pyproject.toml README.md ./
-RUN --mount=type=cache,target=/root/.cache/uv uv pip install -r pyproject.toml
+RUN --mount=type=cache,target=/root/.cache/uv uv pip install -r pyproject.toml ${EXTRAS:+--extra "$EXTRAS"}
 # The project itself, editable. routet2i.config.CONFIG_DIR is routet2i/configs, a link to
 # ../configs that COPY keeps as a link: with /app/configs copied below (or mounted by compose),
 # `--config configs/...` and the built-in default files both resolve to the same files.
@@ -63,6 +66,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 COPY configs /app/configs
 COPY deploy/healthcheck.py /app/deploy/healthcheck.py
+COPY deploy/ray /app/deploy/ray
 
 # HF_HOME: model weights are downloaded once into the volume and shared by the workers.
 # ROUTET2I_GATEWAY_/WORKER_SERVER__HOST: every role listens on all interfaces inside the container (the configs
