@@ -159,7 +159,9 @@ def _run(args: argparse.Namespace, versions: Any, reload: Callable[[Path], None]
             line += f"; retrained: {report.retrain.decision.reason}"
         if report.promoted:
             line += f"; {report.promoted} is live"
+        if report.reload_error:
+            line += f"; the gateway was not reloaded (next cycle tries again): {report.reload_error}"
         print(line, file=sys.stderr)
         if args.once:
-            return 0
+            return 1 if report.reload_error else 0
         time.sleep(args.interval)

@@ -56,6 +56,8 @@ class CycleReport:
     pairs_total: int = 0
     retrain: Retrain | None = None
     promoted: str | None = None
+    #: Why the gateway could not be reloaded with the live version (tried again next cycle).
+    reload_error: str | None = None
 
 
 def shadow_pairs(store: Path, tiers: Tiers) -> list[tuple[str, ManifestEntry, ManifestEntry]]:
@@ -123,22 +125,30 @@ class LearnService:
         if len(pairs) - last >= self.policy.retrain_every:
             report.retrain, report.promoted = self._retrain(pairs, last)
             self.log.save_state(last_retrain_at=len(pairs))
-        self._sync_gateway()
+        report.reload_error = self._sync_gateway()
         return report
 
-    def _sync_gateway(self) -> None:
+    def _sync_gateway(self) -> str | None:
         """Reload the gateway with the live version unless it was already reloaded with it.
 
         The version the gateway was last reloaded with is kept in the learner's state, so a
         learner killed (or a reload refused) between making a version live and the gateway's
-        answer reloads it on its next cycle: a promotion is never lost on the way to the gateway."""
+        answer reloads it on its next cycle: a promotion is never lost on the way to the gateway.
+        A reload that fails (the gateway refused it, or is unreachable) is logged and returned, and
+        the loop goes on: the learner outlives a gateway restart."""
         if self.reload is None:
-            return
+            return None
         live = self.versions.live()
         if live is None or self.log.state().get("reloaded") == live:
-            return
-        self.reload(self.versions.path(live))
+            return None
+        try:
+            self.reload(self.versions.path(live))
+        except Exception as exc:  # the gateway's answer, or no answer: retried next cycle
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("reloading the gateway with %s failed (tried again next cycle): %s", live, error)
+            return error
         self.log.save_state(reloaded=live)
+        return None
 
     # ----------------------------------------------------------------------------- retraining
     def _base(self) -> Any:

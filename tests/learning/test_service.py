@@ -107,6 +107,33 @@ def test_the_loop_scores_retrains_promotes_and_reloads(tiny_router_dir: Path, tm
     assert again.new_pairs == 0 and again.retrain is None and again.pairs_total == 72
 
 
+def test_a_failed_reload_is_reported_and_tried_again(tiny_router_dir: Path, tmp_path: Path) -> None:
+    """The gateway is down when a version goes live: the cycle says so and the loop goes on; the
+    next cycle reloads it (once)."""
+    store = DirectoryShadowStore(tmp_path / "shadow")
+    _write_pairs(store, _prompts(72))
+    calls: list[Path] = []
+
+    def reload(path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise ConnectionError("the gateway is not answering")
+
+    service = LearnService(
+        store=tmp_path / "shadow",
+        versions=RouterVersions(tmp_path / "versions"),
+        base=tiny_router_dir,
+        scorer=keyword_scorer,
+        policy=LearnerPolicy(retrain_every=60),
+        reload=reload,
+    )
+    first = service.cycle()
+    assert first.promoted == "v0001" and first.reload_error is not None and "not answering" in first.reload_error
+    second = service.cycle()
+    assert second.reload_error is None and calls == [tmp_path / "versions" / "v0001"] * 2
+    assert service.cycle().reload_error is None and len(calls) == 2  # reloaded: not again
+
+
 def test_a_restart_loses_and_duplicates_nothing(tiny_router_dir: Path, tmp_path: Path) -> None:
     store = DirectoryShadowStore(tmp_path / "shadow")
     _write_pairs(store, _prompts(20))

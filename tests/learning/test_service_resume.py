@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from routet2i.errors import Routet2iError
 from routet2i.learning.pair_log import PairLog
 from routet2i.learning.versions import RouterVersions
@@ -23,8 +21,8 @@ def test_a_live_version_the_gateway_missed_is_reloaded_by_the_next_cycle(tiny_ro
 
     first = _service(tmp_path, tiny_router_dir, retrain_every=60)
     first.reload = refused
-    with pytest.raises(Routet2iError, match="refused the reload"):
-        first.cycle()
+    report = first.cycle()  # the loop goes on: the error is reported, not raised
+    assert report.reload_error is not None and "refused the reload" in report.reload_error
     assert RouterVersions(tmp_path / "versions").live() == "v0001"  # live, but not in the gateway
     assert "reloaded" not in PairLog(tmp_path / "versions" / "learner").state()
 
