@@ -56,7 +56,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routet2i.budget_store import scripts
 from routet2i.routing.budget import BudgetPolicy, BudgetState, ShadowHold, Verdict, capped_verdict, wanted_tier
-from routet2i.routing.threshold import Calibration, WindowCounts, effective_share, plan_threshold, resolve_threshold
+from routet2i.routing.threshold import Calibration, WindowCounts, plan_threshold, resolve_threshold
 from routet2i.routing.tiers import Tiers
 from routet2i.types import CapKind, ThresholdSource, TierName
 
@@ -82,6 +82,13 @@ class _View:
     spent: float
     shadow_spent: float
     policy_json: str
+
+
+def policy_of_json(text: str) -> BudgetPolicy:
+    """The policy :func:`policy_json` wrote (its ``cloud_limit`` is derived, not a field)."""
+    data = json.loads(text)
+    data.pop("cloud_limit", None)
+    return BudgetPolicy.model_validate(data)
 
 
 def policy_json(policy: BudgetPolicy) -> str:
@@ -110,8 +117,8 @@ class RedisLedger:
         alpha_max_age_s: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._policy = policy
-        self._seed = hashlib.sha256(policy_json(policy).encode()).hexdigest()[:16]
+        self._set_policy(policy)
+        self._seed = hashlib.sha256(self._policy_json.encode()).hexdigest()[:16]
         self._calibration = calibration
         self._tiers = tiers or Tiers()
         self._key = "{" + prefix + "}"
@@ -169,10 +176,14 @@ class RedisLedger:
     def policy(self) -> BudgetPolicy:
         return self._policy
 
+    def _set_policy(self, policy: BudgetPolicy) -> None:
+        """The policy and its JSON (compared with the stored one on every reading)."""
+        self._policy, self._policy_json = policy, policy_json(policy)
+
     async def update_policy(self, **changes: Any) -> BudgetPolicy:
         policy = self._policy.changed(**changes)
         await self._run("SET_POLICY", policy_json(policy), self._tiers.expensive)
-        self._policy = policy
+        self._set_policy(policy)
         self._alpha_at = -math.inf
         return policy
 
@@ -291,31 +302,17 @@ class RedisLedger:
             alpha, source = await self._alpha(view)
         except StoreUnavailable:
             view, (alpha, source) = self._last, self._last_threshold
-        policy = self._policy
         if view is None:  # Redis has not answered since start
             view = _View(WindowCounts(0, 0, 0, 0, 0, 0.0, 0.0, 0, None), 0, 0, 0, 0, 0.0, 0.0, "")
-        counts, limit = view.counts, policy.cloud_limit
-        n = counts.decisions
-        money = policy.money_per_period
-        return BudgetState(
-            cloud_share=policy.cloud_share,
-            money_per_period=money,
-            period_s=policy.period_s,
-            window=policy.window,
-            warmup=policy.warmup,
-            effective_share=effective_share(policy, counts),
-            realised_cloud_share=counts.expensive / n if n else 0.0,
-            window_requests=n,
-            cloud_in_window=counts.expensive,
-            cloud_left_in_window=None if limit is None else max(limit - counts.expensive, 0),
-            threshold=alpha,
-            threshold_source=source,
-            spent_in_period=view.spent,
-            money_left=None if money is None else max(money - view.spent - view.shadow_spent, 0.0),
-            decisions_total=view.decisions,
-            capped_total=view.capped,
+        return BudgetState.of(
+            self._policy,
+            view.counts,
+            (alpha, source),
+            spent=view.spent,
             shadow_spent=view.shadow_spent,
             shadow_images=view.shadow_requests,
+            decisions=view.decisions,
+            capped=view.capped,
             store="redis",
             store_available=self.available,
             store_errors=self.errors,
@@ -376,10 +373,8 @@ class RedisLedger:
         view = _View(counts, sreq, decisions, capped, epoch, spent, sspent, raw[15])
         if raw[16] != self._instance:  # Redis came back empty and another gateway seeded it
             self._instance, self._epoch = raw[16], epoch
-        if view.policy_json != policy_json(self._policy):  # another gateway's operator changed it
-            data = json.loads(view.policy_json)
-            data.pop("cloud_limit", None)
-            self._policy = BudgetPolicy.model_validate(data)
+        if view.policy_json != self._policy_json:  # another gateway's operator changed it
+            self._set_policy(policy_of_json(view.policy_json))
         self._last = view
         return view
 
@@ -396,16 +391,12 @@ class RedisLedger:
 
     async def _run_seed(self) -> None:
         stored, epoch, instance = await self._call(
-            lambda r: self._scripts["SEED"](
-                keys=[self._key], args=[policy_json(self._policy), self._seed, uuid.uuid4().hex]
-            )
+            lambda r: self._scripts["SEED"](keys=[self._key], args=[self._policy_json, self._seed, uuid.uuid4().hex])
         )
         self._instance = instance
-        if stored != policy_json(self._policy):
-            data = json.loads(stored)
-            data.pop("cloud_limit", None)
-            self._policy = BudgetPolicy.model_validate(data)
-            log.info("using the shared budget policy in redis (changed at run time)", extra={"policy": data})
+        if stored != self._policy_json:
+            self._set_policy(policy_of_json(stored))
+            log.info("using the shared budget policy in redis (changed at run time)", extra={"policy": stored})
         self._epoch = int(epoch)
 
     async def _run(self, name: str, *args: object) -> Any:

@@ -188,6 +188,44 @@ class BudgetState:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(
+        cls,
+        policy: BudgetPolicy,
+        counts: WindowCounts,
+        threshold: tuple[float, ThresholdSource],
+        *,
+        spent: float,
+        shadow_spent: float,
+        shadow_images: int,
+        decisions: int,
+        capped: int,
+        **store: Any,
+    ) -> BudgetState:
+        """The state of any ledger from its policy, counts and totals (``store``: the store fields)."""
+        n, expensive, limit, money = counts.decisions, counts.expensive, policy.cloud_limit, policy.money_per_period
+        return cls(
+            cloud_share=policy.cloud_share,
+            money_per_period=money,
+            period_s=policy.period_s,
+            window=policy.window,
+            warmup=policy.warmup,
+            effective_share=effective_share(policy, counts),
+            realised_cloud_share=expensive / n if n else 0.0,
+            window_requests=n,
+            cloud_in_window=expensive,
+            cloud_left_in_window=None if limit is None else max(limit - expensive, 0),
+            threshold=threshold[0],
+            threshold_source=threshold[1],
+            spent_in_period=spent,
+            money_left=None if money is None else max(money - spent - shadow_spent, 0.0),
+            shadow_spent=shadow_spent,
+            shadow_images=shadow_images,
+            decisions_total=decisions,
+            capped_total=capped,
+            **store,
+        )
+
 
 @dataclass
 class _Counters:
@@ -386,33 +424,16 @@ class BudgetController:
 
     # ----------------------------------------------------------------------------- state
     def state(self, now: float) -> BudgetState:
-        policy = self._policy
         self._expire(now)
-        n = len(self._window)
-        expensive = self._window.expensive
-        limit = policy.cloud_limit
-        alpha, source = self.threshold(now)
-        spent = self._money.spent
-        total = spent + self._shadow.spent
-        return BudgetState(
-            cloud_share=policy.cloud_share,
-            money_per_period=policy.money_per_period,
-            period_s=policy.period_s,
-            window=policy.window,
-            warmup=policy.warmup,
-            effective_share=effective_share(policy, self.counts(now)),
-            realised_cloud_share=expensive / n if n else 0.0,
-            window_requests=n,
-            cloud_in_window=expensive,
-            cloud_left_in_window=None if limit is None else max(limit - expensive, 0),
-            threshold=alpha,
-            threshold_source=source,
-            spent_in_period=spent,
-            money_left=None if policy.money_per_period is None else max(policy.money_per_period - total, 0.0),
+        return BudgetState.of(
+            self._policy,
+            self.counts(now),
+            self.threshold(now),
+            spent=self._money.spent,
             shadow_spent=self._shadow.spent,
             shadow_images=self._shadow.requests,
-            decisions_total=self._counters.decisions,
-            capped_total=self._counters.capped,
+            decisions=self._counters.decisions,
+            capped=self._counters.capped,
         )
 
     def reasons(self) -> dict[str, int]:
